@@ -1,0 +1,105 @@
+/* GEMM: C = act(alpha op(A) op(B) + beta C + bias), optionally batched; launcher and reference.
+ * Two kernels: gemm_reg (register-blocked, barrier-free: CPU-class devices) and gemm_tiled
+ * (shared-memory tiles: GPUs), picked by the context's kernel path (VKN_PATH=cpu|gpu forces it). */
+#include "vkn/ops.h"
+#include "ops/launch.h"
+#include "ops/ref.h"
+
+#include <stdlib.h>
+
+const char *vkn_op_gemm_path(const vkn_context *ctx)
+{
+    return vkn_context_info(ctx)->path == VKN_PATH_CPU ? "reg" : "tiled";
+}
+
+/* Matrix dims of a 2-D or 3-D operand: rows, cols, batch (1 for 2-D). */
+static int mat_dims(const vkn_tensor *t, int64_t *rows, int64_t *cols, int64_t *batch)
+{
+    if (t->ndim == 2) { *batch = 1; *rows = t->shape[0]; *cols = t->shape[1]; return 1; }
+    if (t->ndim == 3) { *batch = t->shape[0]; *rows = t->shape[1]; *cols = t->shape[2]; return 1; }
+    return 0;
+}
+
+vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                       const vkn_gemm_opts *opts)
+{
+    vkn_gemm_opts o = {0};
+    if (opts) o = *opts;
+    if (o.alpha == 0.0f) o.alpha = 1.0f;
+    char ba[64], bb[64], bc[64];
+    if (!vkn_is_f32(a) || !vkn_is_f32(b) || !vkn_is_f32(out))
+        return vkn_status_set(VKN_ERR_ARG, "gemm: A, B and C must be f32 tensors");
+    int64_t ar, ac, an, br, bcl, bn, cr, cc, cn;
+    if (!mat_dims(a, &ar, &ac, &an) || !mat_dims(b, &br, &bcl, &bn) || !mat_dims(out, &cr, &cc, &cn))
+        return vkn_status_set(VKN_ERR_SHAPE, "gemm: operands must be 2-D or 3-D (A %s, B %s, C %s)",
+                              vkn_tensor_shape_str(a, ba, sizeof ba), vkn_tensor_shape_str(b, bb, sizeof bb),
+                              vkn_tensor_shape_str(out, bc, sizeof bc));
+    int64_t M = o.trans_a ? ac : ar, Ka = o.trans_a ? ar : ac;
+    int64_t Kb = o.trans_b ? bcl : br, N = o.trans_b ? br : bcl;
+    if (Ka != Kb || cr != M || cc != N || (an != 1 && an != cn) || (bn != 1 && bn != cn))
+        return vkn_status_set(VKN_ERR_SHAPE, "gemm: op(A)=%s%s and op(B)=%s%s do not give C=%s",
+                              vkn_tensor_shape_str(a, ba, sizeof ba), o.trans_a ? "^T" : "",
+                              vkn_tensor_shape_str(b, bb, sizeof bb), o.trans_b ? "^T" : "",
+                              vkn_tensor_shape_str(out, bc, sizeof bc));
+    if (o.bias_kind != VKN_BIAS_NONE) {
+        int64_t want = o.bias_kind == VKN_BIAS_COL ? N : M;
+        if (!vkn_is_f32(o.bias) || o.bias->numel != want)
+            return vkn_status_set(VKN_ERR_SHAPE, "gemm: bias must be an f32 tensor of %lld elements (%s)",
+                                  (long long)want, o.bias_kind == VKN_BIAS_COL ? "one per column N" : "one per row M");
+    }
+    if ((unsigned)o.act >= VKN_ACT_COUNT_) return vkn_status_set(VKN_ERR_ARG, "gemm: unknown activation %d", (int)o.act);
+    if (M * Ka > (1ll << 31) || Ka * N > (1ll << 31) || M * N * cn > (1ll << 31))
+        return vkn_status_set(VKN_ERR_SHAPE, "gemm: operands over 2^31 elements are not supported");
+
+    struct { uint32_t M, N, K; float alpha, beta, act_alpha; uint32_t batch_a, batch_b, batch_c; } pc = {
+        (uint32_t)M, (uint32_t)N, (uint32_t)Ka, o.alpha, o.beta, o.act_alpha,
+        an == 1 ? 0u : (uint32_t)(M * Ka), bn == 1 ? 0u : (uint32_t)(Ka * N), (uint32_t)(M * N)};
+    int cpu = vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU;
+    uint32_t vec = (M % 4 == 0) && (N % 4 == 0) && (Ka % 4 == 0);
+    vkn_dispatch d = {
+        .shader = cpu ? "gemm/gemm_reg" : "gemm/gemm_tiled", .label = "gemm",
+        .spec = {(uint32_t)!!o.trans_a, (uint32_t)!!o.trans_b, (uint32_t)o.act, (uint32_t)o.bias_kind,
+                 o.beta != 0.0f, vec},
+        .nspec = cpu ? 6 : 5,
+        /* with no bias, binding 3 still needs a valid buffer: A stands in (never read) */
+        .bind = {a, b, out, o.bias_kind != VKN_BIAS_NONE ? o.bias : a}, .nbind = 4, .write_mask = 4,
+        .push = &pc, .push_bytes = sizeof pc,
+    };
+    if (cpu) {
+        d.groups[0] = (uint32_t)((N + 63) / 64);
+        d.groups[1] = (uint32_t)((M + 15) / 16);
+    } else {
+        d.groups[0] = (uint32_t)((N + 63) / 64);
+        d.groups[1] = (uint32_t)((M + 63) / 64);
+    }
+    d.groups[2] = (uint32_t)cn;
+    if (d.groups[1] > 65535 || d.groups[2] > 65535)
+        return vkn_status_set(VKN_ERR_SHAPE, "gemm: M=%lld or batch=%lld exceeds the launch grid", (long long)M, (long long)cn);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+void vkn_ref_gemm(int64_t nb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *c,
+                  const float *bias, const vkn_gemm_opts *opts)
+{
+    vkn_gemm_opts o = {0};
+    if (opts) o = *opts;
+    if (o.alpha == 0.0f) o.alpha = 1.0f;
+    for (int64_t z = 0; z < nb; z++) {
+        const float *az = a ? a + z * M * K : NULL, *bz = b + z * K * N;
+        float *cz = c + z * M * N;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double av = o.trans_a ? az[k * M + m] : az[m * K + k];
+                    double bv = o.trans_b ? bz[n * K + k] : bz[k * N + n];
+                    acc += av * bv;
+                }
+                double v = o.alpha * acc;
+                if (o.beta != 0.0f) v += (double)o.beta * cz[m * N + n];
+                if (o.bias_kind == VKN_BIAS_COL) v += bias[n];
+                if (o.bias_kind == VKN_BIAS_ROW) v += bias[m];
+                cz[m * N + n] = (float)vkn_ref_act(o.act, o.act_alpha, v);
+            }
+    }
+}
