@@ -41,6 +41,8 @@ double vkn_cmd_last_device_us(const vkn_cmd *c);
 
 /* One dispatch, as an op describes it. Binding i of the shader's set 0 is bind[i]. */
 #define VKN_DISPATCH_MAX_BIND 8
+#define VKN_DISPATCH_MAX_TEXEL 4
+#define VKN_TEXEL_BINDING 8           /* first samplerBuffer binding */
 typedef struct vkn_dispatch {
     const char *shader;              /* registry name, e.g. "elementwise/unary" */
     const char *label;               /* shown by the profiler and in device-lost reports */
@@ -49,6 +51,12 @@ typedef struct vkn_dispatch {
     const vkn_tensor *bind[VKN_DISPATCH_MAX_BIND];
     uint32_t nbind;
     uint32_t write_mask;             /* bit i set: the shader writes bind[i] */
+    /* Read-only texel-buffer views (GLSL samplerBuffer at binding 8+i). On CPU-class devices these
+     * fetch through the texture path, whose gathers are straight-line code, several times faster
+     * than storage-buffer loads (which llvmpipe scalarizes per lane behind a branch). */
+    const vkn_tensor *texel[VKN_DISPATCH_MAX_TEXEL];
+    uint32_t ntexel;
+    uint32_t texel_vec4_mask;        /* bit i: view texel[i] as RGBA32F (vec4 per fetch), else R32F */
     const void *push;                /* push constants (<= 128 bytes) */
     uint32_t push_bytes;
     uint32_t groups[3];              /* workgroup counts (0 means 1) */

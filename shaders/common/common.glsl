@@ -26,3 +26,9 @@ float apply_act(uint act, float v, float alpha)
     }
     return v;
 }
+
+// Element-wise kernels read their inputs through texel buffers (binding 8+): on CPU devices
+// (llvmpipe) a texel fetch is a straight-line gather, several times faster than a storage-buffer
+// load, which is scalarized per lane behind a branch. Each invocation owns four consecutive
+// elements: one vec4 fetch (RGBA32F view) when all four exist, scalar fetches (R32F view) for the tail.
+#define VKN_VEC4_OR_TAIL(n, base) ((base) + 3u < (n))

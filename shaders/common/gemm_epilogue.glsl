@@ -14,11 +14,10 @@ layout(push_constant) uniform P {
     uint batch_a, batch_b, batch_c;   // element strides between batch items (gl_WorkGroupID.z)
 } p;
 
-float epilogue(float acc, uint m, uint n, float c_old)
+// bias_v: the bias of this element (0 when BIAS == 0)
+float epilogue(float acc, float bias_v, float c_old)
 {
-    float v = p.alpha * acc;
+    float v = p.alpha * acc + bias_v;
     if (BETA) v += p.beta * c_old;
-    if (BIAS == 1u) v += bias[n];
-    if (BIAS == 2u) v += bias[m];
     return apply_act(ACT, v, p.act_alpha);
 }

@@ -5,8 +5,10 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(binding = 8) uniform samplerBuffer X4;
+layout(binding = 9) uniform samplerBuffer X1;
+layout(std430, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; float alpha; } p;
 
 float f(float v)
@@ -22,7 +24,11 @@ float f(float v)
 
 void main()
 {
-    uint base = (flat_group_id() * 64u + gl_LocalInvocationID.x) * 4u;
-    [[unroll]] for (uint j = 0u; j < 4u; j++)
-        if (base + j < p.n) y[base + j] = f(x[base + j]);
+    uint i = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * i;
+    if (VKN_VEC4_OR_TAIL(p.n, base)) {
+        vec4 v = texelFetch(X4, int(i));
+        y4[i] = vec4(f(v.x), f(v.y), f(v.z), f(v.w));
+        return;
+    }
+    for (uint j = base; j < p.n; j++) y[j] = f(texelFetch(X1, int(j)).x);
 }

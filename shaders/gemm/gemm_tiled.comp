@@ -53,7 +53,8 @@ void main()
         uint m = bm + ty + 16u * i, n = bn + tx + 16u * j;
         if (m < p.M && n < p.N) {
             uint ci = bc + m * p.N + n;
-            c[ci] = epilogue(acc[i][j], m, n, BETA ? c[ci] : 0.0);
+            float bv = BIAS == 1u ? bias[n] : BIAS == 2u ? bias[m] : 0.0;
+            c[ci] = epilogue(acc[i][j], bv, BETA ? c[ci] : 0.0);
         }
     }
 }

@@ -30,8 +30,8 @@ vkn_status vkn_op_copy(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *y)
         return vkn_status_set(VKN_ERR_SHAPE, "copy: x is %s but y is %s", vkn_tensor_shape_str(x, bx, sizeof bx),
                               vkn_tensor_shape_str(y, by, sizeof by));
     struct { uint32_t n; } pc = {(uint32_t)x->numel};
-    vkn_dispatch d = {.shader = "elementwise/copy", .label = "copy", .bind = {x, y}, .nbind = 2, .write_mask = 2,
-                      .push = &pc, .push_bytes = sizeof pc};
+    vkn_dispatch d = {.shader = "elementwise/copy", .label = "copy", .bind = {y}, .nbind = 1, .write_mask = 1,
+                      .texel = {x, x}, .ntexel = 2, .texel_vec4_mask = 1, .push = &pc, .push_bytes = sizeof pc};
     vkn_grid_1d(((uint64_t)x->numel + 3) / 4, 64, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -46,7 +46,8 @@ vkn_status vkn_op_unary(vkn_cmd *c, vkn_unary op, float alpha, const vkn_tensor 
                               vkn_tensor_shape_str(x, bx, sizeof bx), vkn_tensor_shape_str(y, by, sizeof by));
     struct { uint32_t n; float alpha; } pc = {(uint32_t)x->numel, alpha};
     vkn_dispatch d = {.shader = "elementwise/unary", .label = unary_names[op], .spec = {(uint32_t)op}, .nspec = 1,
-                      .bind = {x, y}, .nbind = 2, .write_mask = 2, .push = &pc, .push_bytes = sizeof pc};
+                      .bind = {y}, .nbind = 1, .write_mask = 1, .texel = {x, x}, .ntexel = 2, .texel_vec4_mask = 1,
+                      .push = &pc, .push_bytes = sizeof pc};
     vkn_grid_1d(((uint64_t)x->numel + 3) / 4, 64, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -85,7 +86,8 @@ vkn_status vkn_op_binary(vkn_cmd *c, vkn_binary op, const vkn_tensor *a, const v
     }
     uint32_t same = a->numel == y->numel && b->numel == y->numel;
     vkn_dispatch d = {.shader = "elementwise/binary", .label = binary_names[op], .spec = {(uint32_t)op, same},
-                      .nspec = 2, .bind = {a, b, y}, .nbind = 3, .write_mask = 4, .push = &pc, .push_bytes = sizeof pc};
+                      .nspec = 2, .bind = {y}, .nbind = 1, .write_mask = 1, .texel = {a, a, b, b}, .ntexel = 4,
+                      .texel_vec4_mask = 5, .push = &pc, .push_bytes = sizeof pc};
     vkn_grid_1d(((uint64_t)y->numel + 3) / 4, 64, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }

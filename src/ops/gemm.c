@@ -6,6 +6,7 @@
 #include "ops/ref.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char *vkn_op_gemm_path(const vkn_context *ctx)
 {
@@ -55,20 +56,41 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
         (uint32_t)M, (uint32_t)N, (uint32_t)Ka, o.alpha, o.beta, o.act_alpha,
         an == 1 ? 0u : (uint32_t)(M * Ka), bn == 1 ? 0u : (uint32_t)(Ka * N), (uint32_t)(M * N)};
     int cpu = vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU;
-    uint32_t vec = (M % 4 == 0) && (N % 4 == 0) && (Ka % 4 == 0);
-    vkn_dispatch d = {
-        .shader = cpu ? "gemm/gemm_reg" : "gemm/gemm_tiled", .label = "gemm",
-        .spec = {(uint32_t)!!o.trans_a, (uint32_t)!!o.trans_b, (uint32_t)o.act, (uint32_t)o.bias_kind,
-                 o.beta != 0.0f, vec},
-        .nspec = cpu ? 6 : 5,
-        /* with no bias, binding 3 still needs a valid buffer: A stands in (never read) */
-        .bind = {a, b, out, o.bias_kind != VKN_BIAS_NONE ? o.bias : a}, .nbind = 4, .write_mask = 4,
-        .push = &pc, .push_bytes = sizeof pc,
-    };
+    /* with no bias, the bias binding still needs a valid buffer: C stands in (never read) */
+    const vkn_tensor *bias = o.bias_kind != VKN_BIAS_NONE ? o.bias : out;
+    vkn_dispatch d = {.label = "gemm", .push = &pc, .push_bytes = sizeof pc};
+    uint32_t spec[5] = {(uint32_t)!!o.trans_a, (uint32_t)!!o.trans_b, (uint32_t)o.act, (uint32_t)o.bias_kind,
+                        o.beta != 0.0f};
+    memcpy(d.spec, spec, sizeof spec);
     if (cpu) {
-        d.groups[0] = (uint32_t)((N + 63) / 64);
-        d.groups[1] = (uint32_t)((M + 15) / 16);
+        /* vec4 fetches need K and N (and M when A is transposed) to be multiples of 4 */
+        uint32_t vec = (Ka % 4 == 0) && (N % 4 == 0) && (!o.trans_a || M % 4 == 0);
+        uint32_t tm = M >= 64 ? 16 : M >= 8 ? 8 : 4;
+        d.shader = "gemm/gemm_reg";
+        d.spec[5] = vec;
+        d.spec[6] = tm;
+        d.nspec = 7;
+        d.bind[0] = out;
+        d.bind[1] = bias;
+        d.nbind = 2;
+        d.write_mask = 1;
+        d.texel[0] = a;
+        d.texel[1] = b;
+        d.texel[2] = a;
+        d.texel[3] = b;
+        d.ntexel = 4;
+        d.texel_vec4_mask = 3;
+        d.groups[0] = (uint32_t)((N + 255) / 256);
+        d.groups[1] = (uint32_t)((M + tm - 1) / tm);
     } else {
+        d.shader = "gemm/gemm_tiled";
+        d.nspec = 5;
+        d.bind[0] = a;
+        d.bind[1] = b;
+        d.bind[2] = out;
+        d.bind[3] = bias;
+        d.nbind = 4;
+        d.write_mask = 4;
         d.groups[0] = (uint32_t)((N + 63) / 64);
         d.groups[1] = (uint32_t)((M + 63) / 64);
     }

@@ -26,6 +26,8 @@ struct vkn_cmd {
     uint32_t nlabels, cap_labels;
     VkQueryPool queries;
     vkn_arena *scratch;          /* created on first use, reset at begin */
+    VkBufferView *views;         /* texel views made while recording, freed at the next begin */
+    uint32_t nviews, cap_views;
     double last_us;
     vkn_cmd_stats stats;
 };
@@ -78,6 +80,12 @@ vkn_status vkn_cmd_create(vkn_context *ctx, vkn_cmd **out)
     return s;
 }
 
+static void free_views(vkn_cmd *c)
+{
+    for (uint32_t i = 0; i < c->nviews; i++) vkDestroyBufferView(c->ctx->dev, c->views[i], NULL);
+    c->nviews = 0;
+}
+
 static void free_labels(vkn_cmd *c)
 {
     for (uint32_t i = 0; i < c->nlabels; i++) free(c->labels[i]);
@@ -97,6 +105,8 @@ void vkn_cmd_destroy(vkn_cmd *c)
     if (c->cb) vkFreeCommandBuffers(ctx->dev, ctx->pool, 1, &c->cb);
     free_labels(c);
     free(c->labels);
+    free_views(c);
+    free(c->views);
     free(c->writes.v);
     free(c->reads.v);
     free(c);
@@ -121,6 +131,7 @@ vkn_status vkn_cmd_begin(vkn_cmd *c)
     c->writes.n = c->reads.n = 0;
     if (c->scratch) vkn_arena_reset(c->scratch);
     free_labels(c);
+    free_views(c);
     uint64_t submits = c->stats.submits;
     memset(&c->stats, 0, sizeof c->stats);
     c->stats.submits = submits;
@@ -155,8 +166,10 @@ static vkn_status next_set(vkn_cmd *c, VkDescriptorSet *set)
         if (c->cur_pool == c->npools) {
             VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                        .descriptorCount = SETS_PER_POOL * VKN_MAX_BINDINGS};
+            VkDescriptorPoolSize ps2[2] = {ps, {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                                .descriptorCount = SETS_PER_POOL * VKN_MAX_TEXELS}};
             VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                              .maxSets = SETS_PER_POOL, .poolSizeCount = 1, .pPoolSizes = &ps};
+                                              .maxSets = SETS_PER_POOL, .poolSizeCount = 2, .pPoolSizes = ps2};
             VkDescriptorPool *pools = realloc(c->pools, (c->npools + 1) * sizeof *pools);
             if (!pools) return vkn_status_set(VKN_ERR_HOST_OOM, "descriptor pools");
             c->pools = pools;
@@ -180,7 +193,7 @@ vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
 {
     vkn_context *ctx = c->ctx;
     if (!c->recording) return vkn_status_set(VKN_ERR_ARG, "dispatch %s: stream is not recording (call vkn_cmd_begin)", d->shader);
-    if (d->nbind > VKN_DISPATCH_MAX_BIND || d->push_bytes > VKN_PUSH_BYTES)
+    if (d->nbind > VKN_DISPATCH_MAX_BIND || d->ntexel > VKN_DISPATCH_MAX_TEXEL || d->push_bytes > VKN_PUSH_BYTES)
         return vkn_status_set(VKN_ERR_ARG, "dispatch %s: %u bindings, %u push bytes", d->shader, d->nbind, d->push_bytes);
     VkPipeline pipe;
     VKN_TRY(vkn_pipeline_get(ctx, d->shader, d->spec, d->nspec, &pipe));
@@ -195,27 +208,66 @@ vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
         int w = (d->write_mask >> i) & 1;
         if (list_overlaps(&c->writes, rs[i]) || (w && list_overlaps(&c->reads, rs[i]))) hazard = 1;
     }
+    /* texel views (read-only): R32F, or RGBA32F */
+    enum { NV = VKN_DISPATCH_MAX_TEXEL };
+    range ts[NV];
+    uint32_t nv = d->ntexel;
+    for (uint32_t i = 0; i < nv; i++) {
+        const vkn_tensor *t = d->texel[i];
+        if (!t || !t->buffer) return vkn_status_set(VKN_ERR_ARG, "dispatch %s: texel %u is not a tensor", d->shader, i);
+        ts[i] = (range){(VkBuffer)(uintptr_t)t->buffer, t->offset, t->offset + t->bytes};
+        if (list_overlaps(&c->writes, ts[i])) hazard = 1;
+    }
     if (hazard) record_barrier(c);
     for (uint32_t i = 0; i < d->nbind; i++)
         if (!list_push(((d->write_mask >> i) & 1) ? &c->writes : &c->reads, rs[i]))
             return vkn_status_set(VKN_ERR_HOST_OOM, "hazard tracker");
+    for (uint32_t i = 0; i < nv; i++)
+        if (!list_push(&c->reads, ts[i])) return vkn_status_set(VKN_ERR_HOST_OOM, "hazard tracker");
+
+    VkBufferView views[NV];
+    for (uint32_t i = 0; i < nv; i++) {
+        int v4 = (d->texel_vec4_mask >> i) & 1;
+        VkDeviceSize texel = v4 ? 16 : 4, range = (ts[i].hi - ts[i].lo) / texel * texel;
+        if (range == 0) range = texel;   /* a 1-3 element tensor as vec4: its arena slot holds 16 bytes */
+        if (range / texel > c->ctx->props.limits.maxTexelBufferElements)
+            return vkn_status_set(VKN_ERR_SHAPE, "dispatch %s: view %u has %llu texels (device max %u)", d->shader, i,
+                                  (unsigned long long)(range / texel), c->ctx->props.limits.maxTexelBufferElements);
+        VkBufferViewCreateInfo vci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = ts[i].buf,
+                                      .format = v4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+                                      .offset = ts[i].lo, .range = range};
+        if (c->nviews == c->cap_views) {
+            uint32_t cap = c->cap_views ? 2 * c->cap_views : 64;
+            VkBufferView *v = realloc(c->views, cap * sizeof *v);
+            if (!v) return vkn_status_set(VKN_ERR_HOST_OOM, "texel views");
+            c->views = v;
+            c->cap_views = cap;
+        }
+        VKN_VK(vkCreateBufferView(c->ctx->dev, &vci, NULL, &views[i]), "vkCreateBufferView");
+        c->views[c->nviews++] = views[i];
+    }
 
     VkDescriptorBufferInfo bi[VKN_DISPATCH_MAX_BIND];
-    VkWriteDescriptorSet wr[VKN_DISPATCH_MAX_BIND];
+    VkWriteDescriptorSet wr[VKN_DISPATCH_MAX_BIND + NV];
+    uint32_t nwr = d->nbind + nv;
     for (uint32_t i = 0; i < d->nbind; i++) {
         bi[i] = (VkDescriptorBufferInfo){rs[i].buf, rs[i].lo, rs[i].hi - rs[i].lo};
         wr[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstBinding = i,
                                        .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                        .pBufferInfo = &bi[i]};
     }
+    for (uint32_t i = 0; i < nv; i++)
+        wr[d->nbind + i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .descriptorCount = 1, .pTexelBufferView = &views[i],
+            .dstBinding = VKN_TEXEL_BINDING + i, .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER};
     vkCmdBindPipeline(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
     if (ctx->info.push_descriptors) {
-        if (d->nbind) vkCmdPushDescriptorSetKHR(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->layout, 0, d->nbind, wr);
+        if (nwr) vkCmdPushDescriptorSetKHR(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->layout, 0, nwr, wr);
     } else {
         VkDescriptorSet set;
         VKN_TRY(next_set(c, &set));
-        for (uint32_t i = 0; i < d->nbind; i++) wr[i].dstSet = set;
-        if (d->nbind) vkUpdateDescriptorSets(ctx->dev, d->nbind, wr, 0, NULL);
+        for (uint32_t i = 0; i < nwr; i++) wr[i].dstSet = set;
+        if (nwr) vkUpdateDescriptorSets(ctx->dev, nwr, wr, 0, NULL);
         vkCmdBindDescriptorSets(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->layout, 0, 1, &set, 0, NULL);
     }
     if (d->push_bytes) {

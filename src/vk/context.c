@@ -303,12 +303,14 @@ static vkn_status create_device(vkn_context *ctx)
     VKN_VK(vkCreateDevice(ctx->phys, &dci, NULL, &ctx->dev), "vkCreateDevice");
     vkGetDeviceQueue(ctx->dev, ctx->queue_family, 0, &ctx->queue);
 
-    VkDescriptorSetLayoutBinding b[VKN_MAX_BINDINGS];
-    for (uint32_t i = 0; i < VKN_MAX_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                              .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutBinding b[VKN_NUM_BINDINGS];
+    for (uint32_t i = 0; i < VKN_NUM_BINDINGS; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+                                              .descriptorType = i < VKN_MAX_BINDINGS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                                                     : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER};
     VkDescriptorSetLayoutCreateInfo dslci = {
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = VKN_MAX_BINDINGS, .pBindings = b,
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = VKN_NUM_BINDINGS,
+        .pBindings = b,
         .flags = ctx->info.push_descriptors ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0,
     };
     VKN_VK(vkCreateDescriptorSetLayout(ctx->dev, &dslci, NULL, &ctx->dsl), "vkCreateDescriptorSetLayout");

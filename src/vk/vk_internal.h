@@ -7,7 +7,9 @@
 #include "vkn/device.h"
 #include "vkn/tensor.h"
 
-#define VKN_MAX_BINDINGS 8
+#define VKN_MAX_BINDINGS 8          /* storage buffers 0..7 */
+#define VKN_MAX_TEXELS 4            /* uniform texel buffers 8..11 */
+#define VKN_NUM_BINDINGS (VKN_MAX_BINDINGS + VKN_MAX_TEXELS)
 #define VKN_PUSH_BYTES 128
 #define VKN_MAX_SPEC 8
 
