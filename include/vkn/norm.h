@@ -1,0 +1,167 @@
+/* vknorm normalization layers: the method kinds, their options, and their parameter slots.
+ *
+ * Every method normalizes an activation tensor x of shape (N, C, P), contiguous, P = H*W (NCHW);
+ * a dense (N x D) input is the case C := D, P := 1. Context ids / class labels are int32[N].
+ * The mathematics of each method is in shared/NORMS.md; docs/NORMS.md explains the options in a
+ * user's words. The plain-C double-precision reference (src/ops/norm_ref.h) is the executable
+ * specification the device kernels are tested against.
+ *
+ * Parameter slots: each method owns a fixed, ordered list of flat tensors ("slots"): learned
+ * parameters (with a gradient) and buffers (running statistics, EM state, constants). The device
+ * side stores slot i as one flat f32 array of slots[i].count elements, in the order given by
+ * vkn_norm_slots(); checkpoints use the slot names. Multi-dimensional slots are row-major:
+ * a "K x C" slot holds element (k, c) at k*C + c.
+ */
+#ifndef VKN_NORM_H
+#define VKN_NORM_H
+
+#include "vkn/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Kinds
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vkn_norm_kind {
+    VKN_NORM_NONE = 0, /* "none": identity, no slots */
+    VKN_NORM_BN,       /* "bn":  batch norm, statistics per channel over (N,P) */
+    VKN_NORM_LN,       /* "ln":  layer norm, per sample over (C,P); per-channel affine */
+    VKN_NORM_IN,       /* "in":  instance norm, per (sample, channel) over P */
+    VKN_NORM_GN,       /* "gn":  group norm, per (sample, group of C/G channels) */
+    VKN_NORM_CBN,      /* "cbn": conditional BN: shared batch statistics, per-class gamma/beta */
+    VKN_NORM_CN,       /* "cn":  context norm (v3): per-(context, channel) batch norm, per-context
+                                 affine, output / sqrt(prior_k) */
+    VKN_NORM_CNX,      /* "cnx": context norm extended: learned per-context mean / log-std table
+                                 (or the CN-emb embedder, option cnx_embedder) */
+    VKN_NORM_ACN,      /* "acn": adaptive context norm, the intended form ACN-R: learned per-channel
+                                 1-D Gaussian mixture, soft posteriors, weighted moments */
+    VKN_NORM_MN,       /* "mn":  mixture norm, per-channel 1-D GMM fitted by EM (one iteration per
+                                 training step, warm-started), E-step = the ACN posterior */
+    VKN_NORM_BCN,      /* "bcn": batch-channel norm (Khaled et al.): learned per-channel blend of BN
+                                 and LN normalizations */
+    VKN_NORM_UBN,      /* "ubn": UBN (feature-condensation threshold): BN whose statistics step is
+                                 skipped when the samples' mean cosine similarity exceeds a threshold */
+    VKN_NORM_AFN,      /* "afn": adaptive fusion norm: BN statistics refined by gated encoder-decoder
+                                 MLPs */
+    VKN_NORM_KIND_COUNT_
+} vkn_norm_kind;
+
+/* Canonical lower-case name of a kind ("bn", "cnx", ...); "?" for an invalid kind. */
+const char *vkn_norm_kind_name(vkn_norm_kind kind);
+
+/* Parse a CLI name (case-insensitive; "cn-x" and "cn_x" are accepted for "cnx"). On failure returns
+ * VKN_ERR_ARG with a detail that lists the valid names. */
+vkn_status vkn_norm_kind_from_name(const char *name, vkn_norm_kind *kind);
+
+/* "none, bn, ln, in, gn, cbn, cn, cnx, acn, mn, bcn, ubn, afn" (for help texts). */
+const char *vkn_norm_kind_list(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+/* Which statistics inference (train = 0) uses. */
+typedef enum vkn_norm_infer {
+    VKN_NORM_INFER_RUNNING = 0, /* running statistics, where the method keeps them (default) */
+    VKN_NORM_INFER_BATCH,       /* statistics of the current (test) batch, as in training but with no
+                                   running / EM update: the "test-batch statistics" switch */
+    VKN_NORM_INFER_LEARNED,     /* acn only: the learned mixture means / variances replace the
+                                   moments (the authors' code's inference branch) */
+} vkn_norm_infer;
+
+/* eps == VKN_NORM_EPS_DEFAULT (0) selects the method's default (see vkn_norm_eps). */
+#define VKN_NORM_EPS_DEFAULT 0.0
+
+/* Start from vkn_norm_opts_default(kind, channels) and change the fields you need.
+ * Fields that do not apply to the kind are ignored. */
+typedef struct vkn_norm_opts {
+    vkn_norm_kind kind;
+    int channels;           /* C (conv) or D (dense); >= 1 */
+    int affine;             /* 1: learned gamma/beta (bn, ln, in, gn, cn, mn, bcn, ubn: default 1);
+                               cbn requires 1; acn, cnx, afn have none and require 0 */
+    double eps;             /* > 0, or VKN_NORM_EPS_DEFAULT for the method's default; < 0 is an error */
+    double momentum;        /* running statistics, PyTorch convention: run = (1-m)*run + m*batch;
+                               in [0, 1], default 0.1. Running variances are stored unbiased. */
+    vkn_norm_infer infer;   /* statistics used when train = 0 (default RUNNING) */
+
+    int groups;             /* gn: number of groups G, must divide channels (default: largest
+                               divisor of C that is <= 32) */
+    int contexts;           /* cbn: classes; cn, cnx: contexts K (ids 0..K-1); default 1 */
+    const double *cn_priors;/* cn: K prior weights lambda_k > 0, copied into the "priors" slot at
+                               init; NULL => uniform 1/K */
+    int cn_prior_scale;     /* cn: 1 (default) divides the output by sqrt(lambda_k); 0 turns it off */
+    int cnx_embedder;       /* cnx: 0 (default) = per-context table (CN-X); 1 = CN-emb: mean and
+                               log-std from two Dense layers on the one-hot context id */
+    int components;         /* acn, mn: mixture components K (default 3) */
+    double mn_var_floor;    /* mn: floor added to the EM component variances (default 1e-4) */
+    double ubn_threshold;   /* ubn: similarity threshold tau (default 0.9) */
+    int ubn_batch_stats_above; /* ubn: above the threshold, 0 (default) normalizes with the running
+                               statistics; 1 keeps the batch statistics (only the EMA is skipped) */
+    double afn_dropout;     /* afn: dropout p on mu_B, sigma_B before the standardization encoder,
+                               train only; in [0, 1), default 0.3 */
+    int afn_hidden_std;     /* afn: hidden width of the standardization encoder; 0 => max(1, C/2) */
+    int afn_hidden_rescale; /* afn: hidden width of the rescaling encoder; 0 => max(1, C/16) */
+} vkn_norm_opts;
+
+/* The defaults of a kind for C channels (no validation: call vkn_norm_opts_check). */
+vkn_norm_opts vkn_norm_opts_default(vkn_norm_kind kind, int channels);
+
+/* VKN_OK, or VKN_ERR_ARG with a detail naming the method, the field, the value and the fix. */
+vkn_status vkn_norm_opts_check(const vkn_norm_opts *o);
+
+/* The eps actually used: o->eps if > 0, else the method default (bn, ln, in, gn, cbn, mn, bcn, ubn:
+ * 1e-5; cn, cnx, acn: 1e-3; afn: 1e-6). */
+double vkn_norm_eps(const vkn_norm_opts *o);
+
+/* AFN hidden widths actually used. */
+int vkn_norm_afn_hidden_std(const vkn_norm_opts *o);
+int vkn_norm_afn_hidden_rescale(const vkn_norm_opts *o);
+
+/* Whether a kind needs int32 ids per sample (cbn, cn, cnx). */
+int vkn_norm_needs_ctx(vkn_norm_kind kind);
+
+/* ---------------------------------------------------------------------------------------------
+ * Parameter slots
+ * ------------------------------------------------------------------------------------------- */
+#define VKN_NORM_MAX_SLOTS 24
+
+typedef enum vkn_norm_init_rule {
+    VKN_NORM_INIT_CONST,     /* every element = a */
+    VKN_NORM_INIT_UNIFORM,   /* i.i.d. U(a, b) (Glorot: a = -sqrt(6/(fan_in+fan_out)), b = -a;
+                                PyTorch Linear default: b = -a = 1/sqrt(fan_in)) */
+    VKN_NORM_INIT_PRIORS,    /* cn priors: opts.cn_priors, or 1/K */
+    VKN_NORM_INIT_NORMALIZED_UNIFORM, /* acn prior logits: p_k = u_k / sum_l u_l, u_k ~ U(a, b) */
+    VKN_NORM_INIT_LINSPACE,  /* "K x C": element (k, c) = a + (b - a) * k / (K - 1); (a+b)/2 if K = 1 */
+} vkn_norm_init_rule;
+
+typedef struct vkn_norm_slot {
+    const char *name;        /* unique within the layer: "gamma", "running_mean", "means", ... */
+    int learned;             /* 1: learned parameter (has a gradient); 0: buffer (no gradient) */
+    int rank;                /* 1 or 2 */
+    int shape[2];            /* shape[0] (x shape[1] when rank = 2), row-major */
+    int count;               /* number of elements */
+    vkn_norm_init_rule init;
+    double a, b;             /* init rule parameters */
+} vkn_norm_slot;
+
+/* Fill slots[0..*count) with the method's tensors in their fixed order. Checks the options. */
+vkn_status vkn_norm_slots(const vkn_norm_opts *o, vkn_norm_slot slots[VKN_NORM_MAX_SLOTS], int *count);
+
+/* Index of the slot with this name for these options, or -1. */
+int vkn_norm_slot_index(const vkn_norm_opts *o, const char *name);
+
+/* =============================================================================================
+ * Device-side normalization functions (layer objects, forward/backward launchers on tensors).
+ * Reserved: added by the runtime / shader work (issue 3), tested against src/ops/norm_ref.h.
+ * ============================================================================================= */
+
+/* (device API goes here) */
+
+/* ============================================================================================= */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
