@@ -8,8 +8,9 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint OP = 0u;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(constant_id = 1) const bool CONTIG = false;   // reduced elements of an output are contiguous
+layout(binding = 8) uniform samplerBuffer X;        // texel reads: see common.glsl
+layout(std430, binding = 0) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
     uint n_out;          // O
     uint n_red;          // R
@@ -34,9 +35,13 @@ void main()
     // Kahan-compensated sum: a long serial fold in fp32 otherwise loses digits
     float comp = 0.0;
     for (uint i = lo; i < hi; i++) {
-        uint q = i, off = base;
-        [[unroll]] for (int d = 3; d >= 0; d--) { off += (q % p.rshape[d]) * p.rstride[d]; q /= p.rshape[d]; }
-        float v = x[off];
+        uint off = base + i;
+        if (!CONTIG) {
+            uint q = i;
+            off = base;
+            [[unroll]] for (int d = 3; d >= 0; d--) { off += (q % p.rshape[d]) * p.rstride[d]; q /= p.rshape[d]; }
+        }
+        float v = texelFetch(X, int(off)).x;
         if (OP == 2u) acc = max(acc, v);
         else { float yv = v - comp; float s = acc + yv; comp = (s - acc) - yv; acc = s; }
     }

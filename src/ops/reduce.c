@@ -20,11 +20,23 @@ typedef struct reduce_pc {
     float scale;
 } reduce_pc;
 
+/* Reduced elements are contiguous (offset = base + i) when every reduced axis is inner to every kept one. */
+static uint32_t contiguous(const reduce_pc *pc)
+{
+    int seen_kept = 0;
+    for (int d = 3; d >= 0; d--) {
+        if (pc->kshape[d] > 1) seen_kept = 1;
+        else if (pc->rshape[d] > 1 && seen_kept) return 0;
+    }
+    return 1;
+}
+
 static vkn_status launch(vkn_cmd *c, uint32_t op, const vkn_tensor *x, const vkn_tensor *y, const reduce_pc *pc,
                          const char *label)
 {
-    vkn_dispatch d = {.shader = "reduce/reduce", .label = label, .spec = {op}, .nspec = 1, .bind = {x, y}, .nbind = 2,
-                      .write_mask = 2, .push = pc, .push_bytes = sizeof *pc};
+    vkn_dispatch d = {.shader = "reduce/reduce", .label = label, .spec = {op, contiguous(pc)}, .nspec = 2,
+                      .bind = {y}, .nbind = 1, .write_mask = 1, .texel = {x}, .ntexel = 1,
+                      .push = pc, .push_bytes = sizeof *pc};
     vkn_grid_1d((uint64_t)pc->n_out * pc->chunks, 64, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
