@@ -34,6 +34,9 @@ typedef struct vkn_tensor {
 
 /* chunk_bytes: size of each VkBuffer the arena creates (0: 64 MiB, capped at maxStorageBufferRange). */
 vkn_status vkn_arena_create(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out);
+/* An arena in host-visible memory, always mapped: for what the host writes every step (input
+ * batches, per-step scalars) so it needs no staging copy, whatever the device's memory model. */
+vkn_status vkn_arena_create_host(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out);
 void vkn_arena_destroy(vkn_arena *a);
 /* Forget every allocation (the memory stays, for reuse). */
 void vkn_arena_reset(vkn_arena *a);

@@ -72,9 +72,9 @@ vkn_status vkn_op_binary(vkn_cmd *c, vkn_binary op, const vkn_tensor *a, const v
     struct { uint32_t n, shape[4], sa[4], sb[4]; } pc = {(uint32_t)y->numel};
     uint32_t ra = 1, rb = 1;
     for (int i = 3; i >= 0; i--) {
-        int64_t out = sa[i] > sb[i] ? sa[i] : sb[i];
-        if ((sa[i] != 1 && sa[i] != out) || (sb[i] != 1 && sb[i] != out) || sy[i] != out ||
-            (y->ndim < a->ndim || y->ndim < b->ndim))
+        /* y's shape may exceed both (a and b both broadcast along an axis: a "broadcast to") */
+        int64_t out = sy[i];
+        if ((sa[i] != 1 && sa[i] != out) || (sb[i] != 1 && sb[i] != out) || y->ndim < a->ndim || y->ndim < b->ndim)
             return vkn_status_set(VKN_ERR_SHAPE, "binary %s: shapes %s and %s do not broadcast to y's %s",
                                   binary_names[op], vkn_tensor_shape_str(a, ba, sizeof ba),
                                   vkn_tensor_shape_str(b, bb, sizeof bb), vkn_tensor_shape_str(y, by, sizeof by));

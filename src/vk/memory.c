@@ -18,6 +18,8 @@ typedef struct arena_chunk {
 
 struct vkn_arena {
     vkn_context *ctx;
+    uint32_t mem_type;
+    int mapped;
     VkDeviceSize chunk_bytes;
     VkDeviceSize align;
     arena_chunk chunks[ARENA_MAX_CHUNKS];
@@ -57,11 +59,13 @@ static vkn_status create_buffer(vkn_context *ctx, VkDeviceSize size, uint32_t me
     return VKN_OK;
 }
 
-vkn_status vkn_arena_create(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out)
+static vkn_status arena_create(vkn_context *ctx, uint64_t chunk_bytes, uint32_t mem_type, int mapped, vkn_arena **out)
 {
     vkn_arena *a = calloc(1, sizeof *a);
     if (!a) return vkn_status_set(VKN_ERR_HOST_OOM, "vkn_arena_create: out of host memory");
     a->ctx = ctx;
+    a->mem_type = mem_type;
+    a->mapped = mapped;
     uint64_t cap = ctx->props.limits.maxStorageBufferRange;
     a->chunk_bytes = chunk_bytes ? chunk_bytes : 64ull << 20;
     if (a->chunk_bytes > cap) a->chunk_bytes = cap & ~255ull;
@@ -70,6 +74,22 @@ vkn_status vkn_arena_create(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **
     if (a->align < 16) a->align = 16;
     *out = a;
     return VKN_OK;
+}
+
+vkn_status vkn_arena_create(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out)
+{
+    return arena_create(ctx, chunk_bytes, ctx->mem_type_device, ctx->device_mem_mapped, out);
+}
+
+vkn_status vkn_arena_create_host(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out)
+{
+    if (ctx->device_mem_mapped) return arena_create(ctx, chunk_bytes, ctx->mem_type_device, 1, out);
+    /* prefer device-local + host-visible (BAR) for small per-step data, else plain host memory */
+    const VkMemoryPropertyFlags hv = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    int t = vkn_vk_memory_type(ctx, ~0u, hv | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (t < 0 || vkn_env_flag("VKN_NO_HOST_VISIBLE")) t = vkn_vk_memory_type(ctx, ~0u, hv);
+    if (t < 0) return vkn_status_set(VKN_ERR_UNSUPPORTED, "no host-visible coherent memory type");
+    return arena_create(ctx, chunk_bytes ? chunk_bytes : 4ull << 20, (uint32_t)t, 1, out);
 }
 
 void vkn_arena_destroy(vkn_arena *a)
@@ -135,7 +155,7 @@ vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64
             return vkn_status_set(VKN_ERR_DEVICE_OOM, "arena: %d chunks in use; cannot grow further", ARENA_MAX_CHUNKS);
         c = &a->chunks[a->nchunks];
         VkDeviceSize size = need > a->chunk_bytes ? need : a->chunk_bytes;
-        VKN_TRY(create_buffer(a->ctx, size, a->ctx->mem_type_device, a->ctx->device_mem_mapped, &c->buf, &c->mem, &c->map));
+        VKN_TRY(create_buffer(a->ctx, size, a->mem_type, a->mapped, &c->buf, &c->mem, &c->map));
         c->size = size;
         c->used = 0;
         a->nchunks++;

@@ -1,0 +1,81 @@
+/* Internal to src/graph: the structures behind vkn_params and vkn_graph. */
+#ifndef VKN_GRAPH_INTERNAL_H
+#define VKN_GRAPH_INTERNAL_H
+
+#include <stdio.h>
+#include "vkn/graph.h"
+#include "vkn/step.h"
+
+typedef struct vkn_param_item {
+    char name[96];
+    int learned;
+    int adopted;           /* tensors made elsewhere (not initialised here) */
+    vkn_tensor value, grad;
+} vkn_param_item;
+
+struct vkn_params {
+    vkn_context *ctx;
+    uint64_t seed;
+    vkn_arena *arena;
+    vkn_param_item *items;
+    int n, cap;
+    vkn_status status;
+};
+
+typedef enum val_kind {
+    VAL_ACT = 0,       /* intermediate: memory planned by liveness */
+    VAL_INPUT,         /* written by the host each step (host arena) */
+    VAL_PARAM,         /* a store parameter's value */
+    VAL_PARAM_GRAD,    /* bound to a store parameter's gradient */
+} val_kind;
+
+typedef struct gval {
+    char name[64];
+    vkn_dtype dtype;
+    int ndim;
+    int64_t shape[VKN_MAX_DIMS];
+    int64_t numel;
+    val_kind kind;
+    int param;            /* store index for PARAM / PARAM_GRAD */
+    int requires_grad;    /* a gradient flows to it */
+    int train_param;      /* PARAM whose gradient this graph computes */
+    vkn_val alias;        /* shares the memory of another value (reshape), or VKN_NONE */
+    vkn_val grad;         /* after backward */
+    int keep;
+    int def;              /* index of the op that defines it, or -1 (inputs, parameters) */
+    int first, last;      /* liveness: op indices of definition and last use */
+    uint64_t offset;      /* planned offset in the activation block */
+    vkn_tensor t;         /* bound at compile */
+    float *host;          /* reference execution */
+} gval;
+
+struct vkn_graph {
+    char name[64];
+    vkn_params *params;
+    vkn_context *ctx;
+    gval *vals;
+    int nvals, cap_vals;
+    vkn_gop *ops;
+    int nops, cap_ops;
+    int nforward;          /* ops before backward */
+    vkn_status status;
+    int compiled;
+    vkn_arena *act_arena, *host_arena;
+    vkn_tensor act_block;  /* one allocation carved into activations */
+    vkn_tensor step;       /* per-step scalars (host arena) */
+    vkn_cmd *cmd;
+    vkn_graph_report report;
+    float **ref_params;    /* reference execution: host copies of parameters */
+};
+
+/* op types of ops_basic.c used by the autodiff itself */
+extern const vkn_gop_type vkn_gop_fill;     /* out = attr value (seed of the backward) */
+extern const vkn_gop_type vkn_gop_add;      /* out = a + b (same shape) */
+extern const vkn_gop_type vkn_gop_copy;     /* out = in */
+
+/* dx = dy * act'(.) from x or y (whichever the activation's derivative needs; ops_act.c) */
+vkn_status vkn_graph_act_backward(vkn_graph *g, vkn_act act, float alpha, vkn_val x, vkn_val y, vkn_val dy, vkn_val *dx);
+
+static inline gval *G(const vkn_graph *g, vkn_val v) { return &g->vals[v]; }
+
+#endif

@@ -1,0 +1,178 @@
+/* Memory planning and recording. Activations get offsets in one block by liveness (two values share
+ * memory only when their lifetimes do not overlap); inputs live in host-mapped memory; parameters
+ * and their gradients in the store. Then every op records its dispatches into one stream; the
+ * stream's hazard tracker places the barriers. */
+#include "graph/graph_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_ALIGN 256
+
+static vkn_val root_of(const vkn_graph *g, vkn_val v)
+{
+    while (G(g, v)->alias != VKN_NONE) v = G(g, v)->alias;
+    return v;
+}
+
+static uint64_t val_bytes(const gval *v) { return ((uint64_t)v->numel * 4 + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+
+static int by_size_desc(const void *a, const void *b, void *gp)
+{
+    const vkn_graph *g = gp;
+    uint64_t x = val_bytes(G(g, *(const vkn_val *)a)), y = val_bytes(G(g, *(const vkn_val *)b));
+    return x > y ? -1 : x < y ? 1 : *(const vkn_val *)a - *(const vkn_val *)b;
+}
+
+/* Offsets for activation roots: largest first, each at the lowest offset that no value alive at the
+ * same time occupies. Returns the block size. */
+static uint64_t assign_offsets(vkn_graph *g, vkn_val *order, int n)
+{
+    qsort_r(order, (size_t)n, sizeof *order, by_size_desc, g);
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        gval *v = G(g, order[i]);
+        uint64_t size = val_bytes(v), off = 0;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                gval *w = G(g, order[j]);
+                int time = v->first <= w->last && w->first <= v->last;
+                int space = off < w->offset + val_bytes(w) && w->offset < off + size;
+                if (time && space) { off = w->offset + val_bytes(w); moved = 1; }
+            }
+        }
+        v->offset = off;
+        if (off + size > total) total = off + size;
+    }
+    return total;
+}
+
+static vkn_status bind(vkn_graph *g, vkn_val v, const vkn_tensor *base, uint64_t offset)
+{
+    gval *x = G(g, v);
+    vkn_tensor t = *base;
+    t.dtype = x->dtype;
+    t.ndim = x->ndim;
+    memcpy(t.shape, x->shape, sizeof t.shape);
+    t.numel = x->numel;
+    t.bytes = (uint64_t)x->numel * 4;
+    t.offset = base->offset + offset;
+    t.host = base->host ? (char *)base->host + offset : NULL;
+    if (offset + t.bytes > base->bytes + PLAN_ALIGN)
+        return vkn_status_set(VKN_ERR_ARG, "graph %s: value %s does not fit its memory", g->name, x->name);
+    x->t = t;
+    return VKN_OK;
+}
+
+vkn_status vkn_graph_compile(vkn_graph *g)
+{
+    if (g->status != VKN_OK) return g->status;
+    if (g->compiled) return vkn_graph_fail(g, vkn_status_set(VKN_ERR_ARG, "graph %s: compiled twice", g->name));
+    if (g->nforward < 0) g->nforward = g->nops;
+
+    /* liveness of roots */
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].alias == VKN_NONE) g->vals[i].first = g->vals[i].def >= 0 ? g->vals[i].def : 0;
+    for (int i = 0; i < g->nops; i++) {
+        const vkn_gop *op = &g->ops[i];
+        for (int k = 0; k < op->nin; k++) {
+            gval *r = G(g, root_of(g, op->in[k]));
+            if (i > r->last) r->last = i;
+        }
+        for (int k = 0; k < op->nout; k++) {
+            gval *r = G(g, root_of(g, op->out[k]));
+            if (r->first < 0 || i < r->first) r->first = i;
+            if (i > r->last) r->last = i;
+        }
+    }
+    vkn_val *order = malloc((size_t)(g->nvals ? g->nvals : 1) * sizeof *order);
+    if (!order) return vkn_graph_fail(g, vkn_status_set(VKN_ERR_HOST_OOM, "plan"));
+    int n = 0;
+    uint64_t naive = 0;
+    for (vkn_val v = 0; v < g->nvals; v++) {
+        gval *x = G(g, v);
+        if (x->alias != VKN_NONE || x->kind != VAL_ACT) continue;
+        if (x->keep) { x->first = 0; x->last = g->nops + 1; }
+        order[n++] = v;
+        naive += val_bytes(x);
+    }
+    uint64_t total = assign_offsets(g, order, n);
+    free(order);
+
+    vkn_status s = vkn_arena_create(g->ctx, total + PLAN_ALIGN, &g->act_arena);
+    int64_t words = (int64_t)(total / 4) + 64;
+    if (s == VKN_OK) s = vkn_tensor_alloc(g->act_arena, VKN_F32, 1, &words, &g->act_block);
+    if (s != VKN_OK) return vkn_graph_fail(g, s);
+
+    for (vkn_val v = 0; v < g->nvals && s == VKN_OK; v++) {
+        gval *x = G(g, v);
+        if (x->alias != VKN_NONE) continue;
+        switch (x->kind) {
+        case VAL_ACT: s = bind(g, v, &g->act_block, x->offset); break;
+        case VAL_INPUT: {
+            vkn_tensor t;
+            s = vkn_tensor_alloc(g->host_arena, x->dtype, x->ndim, x->shape, &t);
+            if (s == VKN_OK) { memset(t.host, 0, (size_t)t.bytes); x->t = t; }
+            break;
+        }
+        case VAL_PARAM: s = bind(g, v, vkn_params_value(g->params, x->param), 0); break;
+        case VAL_PARAM_GRAD: s = bind(g, v, vkn_params_grad(g->params, x->param), 0); break;
+        }
+    }
+    for (vkn_val v = 0; v < g->nvals && s == VKN_OK; v++)
+        if (G(g, v)->alias != VKN_NONE) s = bind(g, v, &G(g, root_of(g, v))->t, 0);
+    if (s != VKN_OK) return vkn_graph_fail(g, s);
+
+    s = vkn_cmd_create(g->ctx, &g->cmd);
+    if (s == VKN_OK) s = vkn_cmd_begin(g->cmd);
+    for (int i = 0; i < g->nops && s == VKN_OK; i++) {
+        s = g->ops[i].type->record(g, &g->ops[i], g->cmd);
+        if (s != VKN_OK)
+            vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, i, g->ops[i].label, vkn_status_detail());
+    }
+    if (s == VKN_OK) s = vkn_cmd_end(g->cmd);
+    if (s != VKN_OK) return vkn_graph_fail(g, s);
+
+    vkn_cmd_stats st = vkn_cmd_get_stats(g->cmd);
+    g->report.ops = (uint32_t)g->nops;
+    g->report.dispatches = st.dispatches;
+    g->report.barriers = st.barriers;
+    g->report.activation_bytes = total;
+    g->report.activation_naive = naive;
+    g->report.param_bytes = vkn_arena_used(vkn_params_arena(g->params));
+    g->compiled = 1;
+    return VKN_OK;
+}
+
+void *vkn_graph_input_ptr(vkn_graph *g, vkn_val v)
+{
+    if (!g->compiled || v < 0 || v >= g->nvals || G(g, v)->kind != VAL_INPUT) return NULL;
+    return G(g, v)->t.host;
+}
+
+vkn_status vkn_graph_submit(vkn_graph *g)
+{
+    if (!g->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: not compiled", g->name);
+    return vkn_cmd_submit(g->cmd);
+}
+
+vkn_status vkn_graph_wait(vkn_graph *g) { return g->cmd ? vkn_cmd_wait(g->cmd) : VKN_OK; }
+
+vkn_status vkn_graph_run(vkn_graph *g)
+{
+    VKN_TRY(vkn_graph_submit(g));
+    return vkn_graph_wait(g);
+}
+
+vkn_status vkn_graph_read(vkn_graph *g, vkn_val v, float *dst)
+{
+    if (!g->compiled || v < 0 || v >= g->nvals) return vkn_status_set(VKN_ERR_ARG, "graph %s: read of value %d", g->name, v);
+    gval *x = G(g, v);
+    gval *r = G(g, root_of(g, v));
+    if (r->kind == VAL_ACT && !r->keep)
+        return vkn_status_set(VKN_ERR_ARG, "graph %s: value %s was not kept (vkn_graph_keep before compile)", g->name,
+                              x->name);
+    VKN_TRY(vkn_graph_wait(g));
+    return vkn_tensor_download(&x->t, dst);
+}
