@@ -1,7 +1,7 @@
 /* vkn-bench: vendor-neutral performance of vknorm on any Vulkan device.
- *   vkn-bench [--suite probe|gemm|all] [--quick] [--min-time S] [--device N|NAME]
  * Every report starts with the device line and the build commit; times are medians of repeated
- * runs (host clock around submit + wait, warm-up excluded) with min/max and the run count. */
+ * runs (device timestamps where the device has them, else the host clock around submit + wait;
+ * warm-up excluded) with min/max and the run count. */
 #include "bench.h"
 
 #include <stdio.h>
@@ -16,45 +16,90 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vkn-bench [options]\n"
-            "  --suite NAME     probe | gemm | all (default all)\n"
-            "  --quick          small sizes and few runs (smoke test)\n"
-            "  --min-time S     repeat each test for at least S seconds (default 0.5)\n"
-            "  --device D       Vulkan device index or name substring (default: VKN_DEVICE, else best)\n"
-            "  --list-devices   print the Vulkan devices and exit\n"
-            "  -h, --help       this text\n");
+            "  --suite NAME       probe | gemm | norm | all (default all; probe always runs: it is the roofline)\n"
+            "  --quick            small sizes and few runs (smoke test)\n"
+            "  --min-time S       repeat each test for at least S seconds (default 0.5)\n"
+            "  --device D|all     Vulkan device index or name substring, or every device (default: VKN_DEVICE, else best)\n"
+            "  --list-devices     print the Vulkan devices and exit\n"
+            "  --output FMT       table | md | csv | json (default table; the report goes to stdout)\n"
+            "  --compare FILE     print per-test ratios against an earlier --output json report\n"
+            "  --roofline FILE    write an SVG roofline of the tests with FLOP and byte counts\n"
+            "  --host-timing      time with the host clock even where device timestamps exist\n"
+            "  -h, --help         this text\n"
+            "Reading the numbers: docs/PERF.md.\n");
 }
 
-static void print_table(const bench_ctx *b)
+typedef struct run_opts {
+    const char *suite, *compare, *roofline;
+    bench_format fmt;
+} run_opts;
+
+static int run_device(const char *device, int index, int first, int last, const run_opts *ro, bench_opts opts)
 {
-    printf("\n| %-6s | %-36s | %-22s | %10s | %10s | %10s | %5s | %12s | %-16s |\n", "suite", "test", "shape",
-           "median us", "min us", "max us", "runs", "value", "ratio");
-    printf("|--------|--------------------------------------|------------------------|-----------:|-----------:|"
-           "-----------:|------:|-------------:|------------------|\n");
-    for (int i = 0; i < b->nresults; i++) {
-        const bench_result *r = &b->results[i];
-        char ratio[40] = "";
-        if (r->ratio > 0) snprintf(ratio, sizeof ratio, "%.2f %s", r->ratio, r->ratio_what);
-        printf("| %-6s | %-36s | %-22s | %10.1f | %10.1f | %10.1f | %5d | %7.2f %-4s | %-16s |\n", r->suite, r->name,
-               r->shape, r->median_us, r->min_us, r->max_us, r->runs, r->value, r->unit, ratio);
+    bench_ctx b = {.opts = opts, .device_index = index};
+    vkn_context_opts co = {.device = device, .validate = -1, .quiet = 1};
+    vkn_status s = vkn_context_create(&co, &b.ctx);
+    if (s != VKN_OK) {
+        fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
+        return 1;
     }
+    FILE *log = ro->fmt == BENCH_TABLE ? stdout : stderr;
+    fprintf(log, "%s\nvknorm commit %s\n", vkn_context_describe(b.ctx), VKN_COMMIT);
+    fflush(log);
+    s = vkn_arena_create(b.ctx, 0, &b.arena);
+    if (s == VKN_OK) s = vkn_cmd_create(b.ctx, &b.cmd);
+    if (s == VKN_OK && !opts.host_timing) b.device_timing = vkn_cmd_enable_timing(b.cmd) == VKN_OK;
+    fprintf(log, "timing: %s, median of >= %d runs and >= %.2f s per test\n",
+            b.device_timing ? "device timestamps around each submit" : "host clock around submit + wait",
+            opts.min_runs, opts.min_time_s);
+    int all = !strcmp(ro->suite, "all");
+    if (s == VKN_OK) s = bench_suite_probe(&b);
+    if (s == VKN_OK && (all || !strcmp(ro->suite, "gemm"))) s = bench_suite_gemm(&b);
+    if (s != VKN_OK) fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
+    bench_print(stdout, &b, ro->fmt, VKN_COMMIT, first, last);
+    int rc = s != VKN_OK;
+    if (ro->compare && bench_compare(ro->fmt == BENCH_TABLE ? stdout : stderr, &b, ro->compare) < 0) rc = 1;
+    if (ro->roofline) {
+        vkn_status rs = bench_roofline_svg(&b, ro->roofline);
+        if (rs != VKN_OK) { fprintf(stderr, "%s\n", vkn_status_detail()); rc = 1; }
+    }
+    uint32_t msgs = vkn_context_validation_count(b.ctx);
+    if (msgs) { fprintf(stderr, "vkn-bench: %u validation message(s)\n", msgs); rc = 1; }
+    vkn_cmd_destroy(b.cmd);
+    vkn_arena_destroy(b.arena);
+    vkn_context_destroy(b.ctx);
+    free(b.results);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    const char *suite = "all", *device = NULL;
-    bench_ctx b = {.opts = {.min_time_s = 0.5, .min_runs = 5}};
+    const char *device = NULL;
+    run_opts ro = {.suite = "all", .fmt = BENCH_TABLE};
+    bench_opts opts = {.min_time_s = 0.5, .min_runs = 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--suite") && i + 1 < argc) suite = argv[++i];
-        else if (!strcmp(a, "--quick")) { b.opts.quick = 1; b.opts.min_time_s = 0.05; b.opts.min_runs = 3; }
-        else if (!strcmp(a, "--min-time") && i + 1 < argc) {
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--suite") && more) ro.suite = argv[++i];
+        else if (!strcmp(a, "--quick")) { opts.quick = 1; opts.min_time_s = 0.05; opts.min_runs = 3; }
+        else if (!strcmp(a, "--min-time") && more) {
             char *end;
-            b.opts.min_time_s = strtod(argv[++i], &end);
-            if (*end || b.opts.min_time_s < 0 || b.opts.min_time_s > 600) {
+            opts.min_time_s = strtod(argv[++i], &end);
+            if (*end || opts.min_time_s < 0 || opts.min_time_s > 600) {
                 fprintf(stderr, "vkn-bench: --min-time '%s' is not a number of seconds in [0, 600]\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--device") && i + 1 < argc) device = argv[++i];
+        } else if (!strcmp(a, "--device") && more) device = argv[++i];
+        else if (!strcmp(a, "--output") && more) {
+            const char *f = argv[++i];
+            if (!strcmp(f, "table")) ro.fmt = BENCH_TABLE;
+            else if (!strcmp(f, "md")) ro.fmt = BENCH_MD;
+            else if (!strcmp(f, "csv")) ro.fmt = BENCH_CSV;
+            else if (!strcmp(f, "json")) ro.fmt = BENCH_JSON;
+            else { fprintf(stderr, "vkn-bench: unknown output format '%s' (valid: table, md, csv, json)\n", f); return 2; }
+        } else if (!strcmp(a, "--compare") && more) ro.compare = argv[++i];
+        else if (!strcmp(a, "--roofline") && more) ro.roofline = argv[++i];
+        else if (!strcmp(a, "--host-timing")) opts.host_timing = 1;
         else if (!strcmp(a, "--list-devices")) {
             char buf[4096];
             int n = vkn_context_list_devices(buf, sizeof buf);
@@ -62,33 +107,23 @@ int main(int argc, char **argv)
             fputs(buf, stdout);
             return 0;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else { fprintf(stderr, "vkn-bench: unknown option '%s'\n", a); usage(stderr); return 2; }
+        else { fprintf(stderr, "vkn-bench: unknown option or missing value: '%s'\n", a); usage(stderr); return 2; }
     }
-    int all = !strcmp(suite, "all");
-    if (!all && strcmp(suite, "probe") && strcmp(suite, "gemm")) {
-        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, all)\n", suite);
+    if (strcmp(ro.suite, "all") && strcmp(ro.suite, "probe") && strcmp(ro.suite, "gemm") && strcmp(ro.suite, "norm")) {
+        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, norm, all)\n", ro.suite);
         return 2;
     }
-    vkn_context_opts co = {.device = device, .validate = -1, .quiet = 1};
-    vkn_status s = vkn_context_create(&co, &b.ctx);
-    if (s != VKN_OK) {
-        fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
-        return 1;
+    if (device && !strcmp(device, "all")) {
+        char buf[4096];
+        int n = vkn_context_list_devices(buf, sizeof buf);
+        if (n <= 0) { fprintf(stderr, "vkn-bench: no Vulkan device: %s\n", vkn_status_detail()); return 1; }
+        int rc = 0;
+        for (int d = 0; d < n; d++) {
+            char idx[16];
+            snprintf(idx, sizeof idx, "%d", d);
+            rc |= run_device(idx, d, d == 0, d == n - 1, &ro, opts);
+        }
+        return rc;
     }
-    printf("%s\nvknorm commit %s | timing: host clock, submit+wait, median of >= %d runs and >= %.2f s per test\n",
-           vkn_context_describe(b.ctx), VKN_COMMIT, b.opts.min_runs, b.opts.min_time_s);
-    fflush(stdout);
-    s = vkn_arena_create(b.ctx, 0, &b.arena);
-    if (s == VKN_OK) s = vkn_cmd_create(b.ctx, &b.cmd);
-    if (s == VKN_OK) s = bench_suite_probe(&b);   /* always: the roofline for ratios */
-    if (s == VKN_OK && (all || !strcmp(suite, "gemm"))) s = bench_suite_gemm(&b);
-    if (s != VKN_OK) fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
-    print_table(&b);
-    uint32_t msgs = vkn_context_validation_count(b.ctx);
-    vkn_cmd_destroy(b.cmd);
-    vkn_arena_destroy(b.arena);
-    vkn_context_destroy(b.ctx);
-    free(b.results);
-    if (msgs) fprintf(stderr, "vkn-bench: %u validation message(s)\n", msgs);
-    return s != VKN_OK || msgs ? 1 : 0;
+    return run_device(device, 0, 1, 1, &ro, opts);
 }

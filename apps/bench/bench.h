@@ -2,12 +2,14 @@
 #ifndef VKN_BENCH_H
 #define VKN_BENCH_H
 
+#include <stdio.h>
 #include "vkn/vkn.h"
 
 typedef struct bench_opts {
     double min_time_s;      /* repeat each test at least this long */
     int min_runs;
     int quick;              /* smaller sizes, fewer runs (tests, CI) */
+    int host_timing;        /* time with the host clock even where device timestamps exist */
 } bench_opts;
 
 typedef struct bench_result {
@@ -20,6 +22,7 @@ typedef struct bench_result {
     char unit[12];
     double ratio;           /* to the peer or the probe's roofline, 0 if none */
     char ratio_what[24];
+    double flops, bytes;    /* per run (0 if not meaningful): for the roofline */
 } bench_result;
 
 typedef struct bench_ctx {
@@ -30,12 +33,23 @@ typedef struct bench_ctx {
     bench_result *results;
     int nresults, cap;
     double copy_gbs, fma_gflops;  /* the probe's roofline, for ratios */
+    int device_timing;            /* medians are device time (timestamps) rather than host time */
+    int device_index;             /* which device of the machine */
 } bench_ctx;
 
 double bench_now_us(void);
 /* Time the recorded stream b->cmd: warm-up, then repeats until min time; per-run us into r. */
 vkn_status bench_time_cmd(bench_ctx *b, int inner, bench_result *r);
 bench_result *bench_add(bench_ctx *b, const char *suite, const char *name, const char *shape);
+
+/* report.c: output formats, comparison with a saved report, the roofline chart */
+typedef enum bench_format { BENCH_TABLE = 0, BENCH_MD, BENCH_CSV, BENCH_JSON } bench_format;
+void bench_print(FILE *f, const bench_ctx *b, bench_format fmt, const char *commit, int first, int last);
+/* Print per-test ratios (this run / baseline) for the tests both have; returns the number matched,
+ * or -1 with a message when the baseline cannot be read. */
+int bench_compare(FILE *f, const bench_ctx *b, const char *baseline_path);
+/* An SVG roofline of every result with flops and bytes, against the probe's roofs. */
+vkn_status bench_roofline_svg(const bench_ctx *b, const char *path);
 
 vkn_status bench_suite_probe(bench_ctx *b);
 vkn_status bench_suite_gemm(bench_ctx *b);

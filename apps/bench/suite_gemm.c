@@ -54,6 +54,8 @@ vkn_status bench_suite_gemm(bench_ctx *b)
         bench_result *r = bench_add(b, "gemm", name, shape);
         VKN_TRY(bench_time_cmd(b, inner, r));
         r->value = flop / (r->median_us * 1e3);
+        r->flops = flop;
+        r->bytes = 4.0 * (double)(g->M * g->K + g->K * g->N + g->M * g->N);
         snprintf(r->unit, sizeof r->unit, "GFLOP/s");
         if (b->fma_gflops > 0) {
             r->ratio = r->value / b->fma_gflops;

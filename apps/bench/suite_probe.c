@@ -22,6 +22,7 @@ static vkn_status probe_copy(bench_ctx *b)
     bench_result *r = bench_add(b, "probe", "copy bandwidth", shape);
     VKN_TRY(bench_time_cmd(b, 1, r));
     r->value = 2.0 * (double)n * 4 / (r->median_us * 1e3);
+    r->bytes = 2.0 * (double)n * 4;
     snprintf(r->unit, sizeof r->unit, "GB/s");
     b->copy_gbs = r->value;
     return VKN_OK;
@@ -44,6 +45,7 @@ static vkn_status probe_fma(bench_ctx *b)
     bench_result *r = bench_add(b, "probe", "fma peak", shape);
     VKN_TRY(bench_time_cmd(b, 1, r));
     r->value = (double)n * iters * 8 * 4 * 2 / (r->median_us * 1e3);
+    r->flops = (double)n * iters * 8 * 4 * 2;
     snprintf(r->unit, sizeof r->unit, "GFLOP/s");
     b->fma_gflops = r->value;
     return VKN_OK;

@@ -1,5 +1,6 @@
-/* Timing: host monotonic clock around submit + wait of a recorded stream, warm-up excluded,
- * repeated until a minimum time; median, min and max per run. */
+/* Timing: device timestamps around the recorded stream where the device has them (the kernels'
+ * time, without submit overhead), else the host monotonic clock around submit + wait; warm-up
+ * excluded, repeated until a minimum time; median, min and max per run. */
 #include "bench.h"
 
 #include <stdio.h>
@@ -30,7 +31,8 @@ vkn_status bench_time_cmd(bench_ctx *b, int inner, bench_result *r)
     while (n < MAX_RUNS && (n < b->opts.min_runs || bench_now_us() - start < b->opts.min_time_s * 1e6)) {
         double t0 = bench_now_us();
         VKN_TRY(vkn_cmd_run(b->cmd));
-        t[n++] = (bench_now_us() - t0) / inner;
+        double host = bench_now_us() - t0, dev = vkn_cmd_last_device_us(b->cmd);
+        t[n++] = (b->device_timing && dev > 0 ? dev : host) / inner;
     }
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     r->runs = n;

@@ -36,7 +36,10 @@ vkn_status vkn_cmd_wait(vkn_cmd *c);
 vkn_status vkn_cmd_run(vkn_cmd *c);
 
 vkn_cmd_stats vkn_cmd_get_stats(const vkn_cmd *c);
-/* Device time of the last waited submit in microseconds, when profiling; -1 otherwise. */
+/* Time every submit of this stream on the device (two timestamps around the recording); call
+ * before vkn_cmd_begin. Returns VKN_ERR_UNSUPPORTED where the queue has no timestamps. */
+vkn_status vkn_cmd_enable_timing(vkn_cmd *c);
+/* Device time of the last waited submit in microseconds (timing or VKN_PROFILE on); -1 otherwise. */
 double vkn_cmd_last_device_us(const vkn_cmd *c);
 
 /* One dispatch, as an op describes it. Binding i of the shader's set 0 is bind[i]. */

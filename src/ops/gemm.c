@@ -52,6 +52,22 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
     if (M * Ka > (1ll << 31) || Ka * N > (1ll << 31) || M * N * cn > (1ll << 31))
         return vkn_status_set(VKN_ERR_SHAPE, "gemm: operands over 2^31 elements are not supported");
 
+    /* A matrix-vector product (N = 1) leaves 3 of every 4 lanes idle in kernels that vectorize along
+     * N: compute C^T = op(B)^T op(A)^T instead, the same memory since C is [M,1] = [1,M]. */
+    if (N == 1 && M > 1) {
+        const vkn_tensor *t = a;
+        a = b;
+        b = t;
+        int ta = o.trans_a;
+        o.trans_a = !o.trans_b;
+        o.trans_b = !ta;
+        int64_t tn = an;
+        an = bn;
+        bn = tn;
+        N = M;
+        M = 1;
+        if (o.bias_kind != VKN_BIAS_NONE) o.bias_kind = o.bias_kind == VKN_BIAS_COL ? VKN_BIAS_ROW : VKN_BIAS_COL;
+    }
     struct { uint32_t M, N, K; float alpha, beta, act_alpha; uint32_t batch_a, batch_b, batch_c; } pc = {
         (uint32_t)M, (uint32_t)N, (uint32_t)Ka, o.alpha, o.beta, o.act_alpha,
         an == 1 ? 0u : (uint32_t)(M * Ka), bn == 1 ? 0u : (uint32_t)(Ka * N), (uint32_t)(M * N)};

@@ -24,7 +24,8 @@ struct vkn_cmd {
     uint32_t npools, cur_pool;   /* sets come from pools[cur_pool]; all are reset at begin */
     char **labels;               /* label of every dispatch, for profiling and device-lost reports */
     uint32_t nlabels, cap_labels;
-    VkQueryPool queries;
+    VkQueryPool queries;         /* VKN_PROFILE: two per dispatch */
+    VkQueryPool span;            /* vkn_cmd_enable_timing: start and end of the stream */
     vkn_arena *scratch;          /* created on first use, reset at begin */
     VkBufferView *views;         /* texel views made while recording, freed at the next begin */
     uint32_t nviews, cap_views;
@@ -100,6 +101,7 @@ void vkn_cmd_destroy(vkn_cmd *c)
     for (uint32_t i = 0; i < c->npools; i++) vkDestroyDescriptorPool(ctx->dev, c->pools[i], NULL);
     free(c->pools);
     if (c->queries) vkDestroyQueryPool(ctx->dev, c->queries, NULL);
+    if (c->span) vkDestroyQueryPool(ctx->dev, c->span, NULL);
     vkn_arena_destroy(c->scratch);
     if (c->timeline) vkDestroySemaphore(ctx->dev, c->timeline, NULL);
     if (c->cb) vkFreeCommandBuffers(ctx->dev, ctx->pool, 1, &c->cb);
@@ -113,6 +115,17 @@ void vkn_cmd_destroy(vkn_cmd *c)
 }
 
 vkn_context *vkn_cmd_context(const vkn_cmd *c) { return c->ctx; }
+vkn_status vkn_cmd_enable_timing(vkn_cmd *c)
+{
+    if (c->span) return VKN_OK;
+    if (!c->ctx->info.timestamps || c->ctx->info.timestamp_period_ns <= 0)
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "%s has no compute timestamps", c->ctx->info.name);
+    VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                 .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = 2};
+    VKN_VK(vkCreateQueryPool(c->ctx->dev, &qci, NULL, &c->span), "vkCreateQueryPool");
+    return VKN_OK;
+}
+
 vkn_status vkn_cmd_scratch(vkn_cmd *c, vkn_dtype dtype, int64_t numel, vkn_tensor *out)
 {
     if (!c->scratch) VKN_TRY(vkn_arena_create(c->ctx, 16ull << 20, &c->scratch));
@@ -138,6 +151,10 @@ vkn_status vkn_cmd_begin(vkn_cmd *c)
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     VKN_VK(vkBeginCommandBuffer(c->cb, &bi), "vkBeginCommandBuffer");
     if (c->queries) vkCmdResetQueryPool(c->cb, c->queries, 0, 2 * PROFILE_MAX);
+    if (c->span) {
+        vkCmdResetQueryPool(c->cb, c->span, 0, 2);
+        vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->span, 0);
+    }
     c->recording = 1;
     c->recorded = 0;
     return VKN_OK;
@@ -302,6 +319,7 @@ vkn_status vkn_cmd_end(vkn_cmd *c)
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT};
     vkCmdPipelineBarrier(c->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    if (c->span) vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->span, 1);
     VKN_VK(vkEndCommandBuffer(c->cb), "vkEndCommandBuffer");
     c->recording = 0;
     c->recorded = 1;
@@ -366,6 +384,12 @@ vkn_status vkn_cmd_wait(vkn_cmd *c)
     }
     if (r != VK_SUCCESS) return vkn_vk_check(r, "vkWaitSemaphores");
     if (c->queries) print_profile(c);
+    if (c->span) {
+        uint64_t ts[2];
+        if (vkGetQueryPoolResults(c->ctx->dev, c->span, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                  VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS)
+            c->last_us = (double)(ts[1] - ts[0]) * c->ctx->info.timestamp_period_ns / 1000.0;
+    }
     return VKN_OK;
 }
 

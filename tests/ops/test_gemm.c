@@ -42,7 +42,8 @@ static void test_transposes(void **state)
 {
     (void)state;
     static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 8, 4}, {17, 33, 9}, {64, 64, 64},
-                                        {65, 31, 129}, {8, 100, 36}, {128, 12, 256}, {2, 130, 3}};
+                                        {65, 31, 129}, {8, 100, 36}, {128, 12, 256}, {2, 130, 3},
+                                        {7, 1, 9}, {64, 1, 12} /* matrix-vector: computed transposed */};
     tu_seed(11);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++) {
@@ -61,6 +62,7 @@ static void test_epilogue(void **state)
                 vkn_gemm_opts o = {.bias_kind = (vkn_bias)bias, .act = (vkn_act)act, .act_alpha = 0.2f,
                                    .alpha = 0.5f, .beta = bias == 1 ? 1.0f : 0.0f, .trans_b = act & 1};
                 check(1, vec ? 32 : 19, vec ? 48 : 23, vec ? 20 : 11, &o, 0);
+                check(1, vec ? 32 : 19, 1, vec ? 20 : 11, &o, 0);   /* N = 1 */
             }
 }
 
