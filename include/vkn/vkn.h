@@ -6,4 +6,5 @@
 #include "vkn/tensor.h"
 #include "vkn/cmd.h"
 #include "vkn/ops.h"
+#include "vkn/io.h"
 #endif

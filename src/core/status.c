@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static _Thread_local char detail[1024];
+static _Thread_local char detail[4096];
 
 const char *vkn_status_string(vkn_status s)
 {

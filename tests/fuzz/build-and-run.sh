@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets for the dataset parsers with clang (ASan + UBSan) and run each for a
-# bounded time on its seed corpus in tests/fuzz/corpus/<target>/ (read-only: new inputs go to a
-# temporary folder, so the repository's corpus only changes when someone adds seeds on purpose).
+# Build the libFuzzer targets for the file parsers (datasets, safetensors) with clang (ASan + UBSan)
+# and run each for a bounded time on its seed corpus in tests/fuzz/corpus/<target>/ (read-only: new
+# inputs go to a temporary folder, so the repository's corpus only changes when someone adds seeds on
+# purpose).
 #   tests/fuzz/build-and-run.sh [SECONDS]      default 60 seconds per target
 # Needs: clang and libclang-rt-14-dev (scripts/install-deps).
 set -euo pipefail
@@ -14,9 +15,9 @@ out=$(mktemp -d /tmp/vkn-fuzz-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$root/include" -I"$root/src" -I/usr/include/stb)
-srcs=("$root/src/core/status.c" "$root"/src/data/*.c)
+srcs=("$root/src/core/status.c" "$root"/src/data/*.c "$root"/src/io/*.c)
 status=0
-for t in idx mnist_json; do
+for t in idx mnist_json safetensors; do
   echo "fuzz: building $t"
   "$cc" "${flags[@]}" "${srcs[@]}" "$root/tests/fuzz/fuzz_$t.c" -lz -lcjson -lm -o "$out/fuzz_$t"
   mkdir -p "$out/corpus_$t"
