@@ -55,6 +55,7 @@ static int run_device(const char *device, int index, int first, int last, const 
     int all = !strcmp(ro->suite, "all");
     if (s == VKN_OK) s = bench_suite_probe(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "gemm"))) s = bench_suite_gemm(&b);
+    if (s == VKN_OK && (all || !strcmp(ro->suite, "norm"))) s = bench_suite_norm(&b);
     if (s != VKN_OK) fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
     bench_print(stdout, &b, ro->fmt, VKN_COMMIT, first, last);
     int rc = s != VKN_OK;

@@ -15,6 +15,10 @@
 #ifndef VKN_NORM_H
 #define VKN_NORM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vkn/cmd.h"
 #include "vkn/status.h"
 
 #ifdef __cplusplus
@@ -157,7 +161,66 @@ int vkn_norm_slot_index(const vkn_norm_opts *o, const char *name);
  * Reserved: added by the runtime / shader work (issue 3), tested against src/ops/norm_ref.h.
  * ============================================================================================= */
 
-/* (device API goes here) */
+/* Layer objects on the device. A vkn_norm owns its slot tensors (f32, one per slot of
+ * vkn_norm_slots, initialised exactly like vkn_norm_ref_init with the same seed), one gradient tensor
+ * per learned slot, and the workspace the forward saves for the backward (allocated from the arena
+ * at the first record for a shape; a record with another (N, P) allocates a new workspace).
+ * Everything records into a vkn_cmd; nothing runs until the stream is submitted.
+ *
+ * Context / class ids (cbn, cn, cnx) are an int32 tensor [N] on the device. The device cannot return
+ * an error, so ids outside 0..contexts-1 are clamped into range by the kernels and flagged per
+ * sample; after the run, vkn_norm_check_ids() reports the first bad sample as VKN_ERR_ARG. */
+typedef struct vkn_norm vkn_norm;
+
+vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed,
+                           vkn_norm **out);
+void vkn_norm_destroy(vkn_norm *nm);
+const vkn_norm_opts *vkn_norm_options(const vkn_norm *nm);
+
+int vkn_norm_slot_count(const vkn_norm *nm);
+const vkn_tensor *vkn_norm_slot_tensor(const vkn_norm *nm, int i);
+/* Gradient of learned slot i (overwritten by every backward); NULL for buffers. */
+const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i);
+
+/* Record the forward. x, y: f32 [N,C,H,W] or [N,D] (any shape with N = shape[0] and C = shape[1],
+ * P = the rest). ctx: int32 [N] for cbn, cn, cnx (else ignored, may be NULL). train = 1 uses batch
+ * statistics and updates the buffers (running statistics); train = 0 follows opts.infer.
+ * Saves what the backward needs in the norm's workspace. */
+vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
+                            const vkn_tensor *y, int train);
+/* Record the backward of the last recorded forward (same x and ctx): writes dx and OVERWRITES the
+ * gradient tensors of the learned slots. */
+vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
+                             const vkn_tensor *dy, const vkn_tensor *dx);
+
+/* After the stream ran: VKN_OK, or VKN_ERR_ARG naming the first sample whose id was out of range in
+ * the last recorded forward (the kernels clamped it). */
+vkn_status vkn_norm_check_ids(vkn_norm *nm);
+
+/* All slots, concatenated in slot order (sum of slots[i].count floats): download / upload. The round
+ * trip is bit-exact. */
+size_t vkn_norm_state_floats(const vkn_norm *nm);
+vkn_status vkn_norm_save(const vkn_norm *nm, float *host_all_slots);
+vkn_status vkn_norm_load(vkn_norm *nm, const float *host_all_slots);
+
+/* Per-method values for display (downloads; call after the stream ran). */
+#define VKN_NORM_DIAG_MAX 8
+#define VKN_NORM_DIAG_VALUES 64
+typedef struct vkn_norm_diag_series {
+    char label[48];          /* "ctx count", "ctx mean[c0]", "mixture weight", "similarity", ... */
+    int count;               /* values used */
+    float v[VKN_NORM_DIAG_VALUES];
+} vkn_norm_diag_series;
+typedef struct vkn_norm_diag {
+    vkn_norm_kind kind;
+    int nseries;
+    vkn_norm_diag_series s[VKN_NORM_DIAG_MAX];
+} vkn_norm_diag;
+vkn_status vkn_norm_diagnostics(vkn_norm *nm, vkn_norm_diag *out);
+
+/* Workspace tensors of the last forward, for tests: seg = per segment (mean, rstd, count, fixed),
+ * ftab = the forward table (see shaders/common/norm.glsl). NULL before the first forward. */
+const vkn_tensor *vkn_norm_debug_tensor(const vkn_norm *nm, const char *name);
 
 /* ============================================================================================= */
 

@@ -1,0 +1,52 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Element-wise pass of every table-driven normalization, four elements per invocation:
+//   forward (BWD = false):  y  = (x - M) * A + B                  ftab[row] = (M, A, B, -)
+//   backward (BWD = true):  dx = alpha * g + beta * (x - M) + gamma  btab[row] = (M, alpha, beta, gamma)
+// The table row of element i: r = i / P, n = r / C, c = r % C, t = 0 | ctx[n] | n (norm.glsl),
+// entry t*C + c. With P >= 4 the four elements span at most two rows: two table fetches.
+#include "norm.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 3) const bool BWD = false;
+layout(binding = 8) uniform samplerBuffer X4;
+layout(binding = 9) uniform samplerBuffer G4;     // backward: dy
+layout(binding = 10) uniform samplerBuffer TAB4;  // table, one vec4 per entry
+layout(binding = 11) uniform samplerBuffer KMAP1; // ctx[n] as float (TAB_CTX)
+layout(std430, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
+layout(std430, binding = 1) readonly buffer XS { float xs[]; };  // tails
+layout(std430, binding = 2) readonly buffer GS { float gs[]; };
+
+vec4 entry(uint i)
+{
+    uint r = fdiv(i, p.P, p.invP);
+    uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
+    uint t = TAB_CTX ? uint(texelFetch(KMAP1, int(n)).x) : TAB_N ? n : 0u;
+    return texelFetch(TAB4, int(t * p.C + c));
+}
+
+float one(vec4 e, float x, float g)
+{
+    return BWD ? e.y * g + e.z * (x - e.x) + e.w : (x - e.x) * e.y + e.z;
+}
+
+void main()
+{
+    uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
+    if (base >= p.total) return;
+    if (base + 3u < p.total) {
+        vec4 x = texelFetch(X4, int(v));
+        vec4 g = BWD ? texelFetch(G4, int(v)) : vec4(0.0);
+        vec4 e[4];
+        if (p.P >= 4u) {
+            vec4 e0 = entry(base), e3 = entry(base + 3u);
+            uint r3s = fdiv(base + 3u, p.P, p.invP) * p.P;   // first element of the last row
+            [[unroll]] for (uint j = 0u; j < 4u; j++) e[j] = base + j >= r3s ? e3 : e0;
+        } else {
+            [[unroll]] for (uint j = 0u; j < 4u; j++) e[j] = entry(base + j);
+        }
+        y4[v] = vec4(one(e[0], x.x, g.x), one(e[1], x.y, g.y), one(e[2], x.z, g.z), one(e[3], x.w, g.w));
+        return;
+    }
+    for (uint i = base; i < p.total; i++) y[i] = one(entry(i), xs[i], BWD ? gs[i] : 0.0);
+}

@@ -1,0 +1,140 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Stage 2 of the forward statistics: per segment s, merge the row partials of stage 1 (or, RAW, the
+// elements themselves) in a fixd order with Chan's update, decide batch or running statistics,
+// update the running ones (train), and write seg[s] = (mean, rstd, count, fixd) and the segment's
+// ftab entries (M = mean, A = scale * gamma * rstd, B = scale * beta).
+// CPU path: one invocation per segment, serial. GPU path: one workgroup of 64 per segment, lane l
+// folds items l, l+64, ..., then a shared-memory tree in fixd order.
+// bcn: segments 0..C-1 are the BN branch (per channel), C..C+N-1 the LN branch (per sample); its
+// table is built by coef.comp.
+#include "norm.glsl"
+layout(local_size_x = 64) in;
+layout(binding = 8) uniform samplerBuffer PART4;
+layout(binding = 9) uniform samplerBuffer X1;
+layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
+layout(std430, binding = 1) writeonly buffer Ftab { vec4 ftab[]; };
+layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
+layout(std430, binding = 3) readonly buffer Bet { float bet[]; };
+layout(std430, binding = 4) buffer RM { float rm[]; };
+layout(std430, binding = 5) buffer RV { float rv[]; };
+layout(std430, binding = 6) readonly buffer Kmap { float kmap[]; };
+layout(std430, binding = 7) readonly buffer Aux { float aux[]; };  // cn: priors; ubn: (sim, above)
+
+shared vec3 sh[64];
+shared vec4 shs;
+
+vec3 item(uint r)
+{
+    if (RAW) return vec3(1.0, texelFetch(X1, int(r)).x, 0.0);
+    vec3 a = vec3(0.0);
+    for (uint q = 0u; q < p.nchunk; q++) chan(a, texelFetch(PART4, int(r * p.nchunk + q)).xyz);
+    return a;
+}
+
+// rows of segment s: count, and the j-th (or ~0u when filtered out)
+uint nitems(uint s)
+{
+    if (METHOD == M_BCN && s >= p.C) return p.C;
+    return SEG_GRP ? p.cw : p.N;
+}
+uint row_of(uint s, uint j)
+{
+    if (METHOD == M_BCN && s >= p.C) return (s - p.C) * p.C + j;
+    if (SEG_GRP) { uint n = s / p.G, g = s - n * p.G; return n * p.C + g * p.cw + j; }
+    if (SEG_CTX) { uint k = s / p.C; return uint(kmap[j]) == k ? j * p.C + (s - k * p.C) : ~0u; }
+    return j * p.C + s;
+}
+
+vec3 fold(uint s, uint first, uint stride)
+{
+    vec3 a = vec3(0.0);
+    uint n = nitems(s);
+    for (uint j = first; j < n; j += stride) {
+        uint r = row_of(s, j);
+        if (r != ~0u) chan(a, item(r));
+    }
+    return a;
+}
+
+vec4 post(uint s, vec3 acc)
+{
+    float cnt = acc.x, mean = acc.y, var = cnt > 0.0 ? acc.z / cnt : 0.0;
+    bool fixd = false;
+    bool has_run = SEG_C || SEG_CTX;
+    if (METHOD == M_BCN && s >= p.C) has_run = false;
+    if (has_run) {
+        bool batch = p.use_batch != 0u;
+        bool update = p.train != 0u;
+        if (METHOD == M_UBN && p.train != 0u && aux[1] > 0.5) {
+            update = false;
+            if ((p.flags & F_UBN_BATCH_ABOVE) == 0u) batch = false;
+        }
+        if (SEG_CTX && cnt < 2.0) { batch = false; update = false; }
+        if (!batch) {
+            mean = rm[s];
+            var = rv[s];
+            fixd = true;
+        } else if (update) {
+            float m = p.momentum;
+            rm[s] = (1.0 - m) * rm[s] + m * mean;
+            rv[s] = (1.0 - m) * rv[s] + m * var * (cnt / (cnt - 1.0));
+        }
+    }
+    return vec4(mean, inversesqrt(var + p.eps), cnt, fixd ? 1.0 : 0.0);
+}
+
+// table entries of segment s: count, and the j-th as (entry index, affine index, scale)
+uint nentries(uint s)
+{
+    if (METHOD == M_BCN) return 0u;
+    if (METHOD == M_CBN) return p.K;
+    if (SEG_GRP) return p.cw;
+    return 1u;
+}
+void write_entry(uint s, uint j, vec4 st)
+{
+    uint e, a;
+    float sc = 1.0;
+    if (METHOD == M_CBN) { e = j * p.C + s; a = e; }
+    else if (SEG_GRP) { uint n = s / p.G, g = s - n * p.G; a = g * p.cw + j; e = n * p.C + a; }
+    else if (SEG_CTX) {
+        e = s; a = s;
+        if ((p.flags & F_PRIOR_SCALE) != 0u) sc = inversesqrt(aux[s / p.C]);
+    } else { e = s; a = s; }
+    bool aff = (p.flags & F_AFFINE) != 0u;
+    float g = aff ? gam[a] : 1.0, b = aff ? bet[a] : 0.0;
+    ftab[e] = vec4(st.x, sc * g * st.y, sc * b, 0.0);
+}
+
+void main()
+{
+    if (!GPU) {
+        uint s = flat_group_id() * 64u + gl_LocalInvocationID.x;
+        if (s >= p.nseg) return;
+        bool need = p.use_batch != 0u || (METHOD == M_BCN && s >= p.C);
+        vec4 st = post(s, need ? fold(s, 0u, 1u) : vec3(0.0));
+        seg[s] = st;
+        uint ne = nentries(s);
+        for (uint j = 0u; j < ne; j++) write_entry(s, j, st);
+        return;
+    }
+    uint s = flat_group_id(), l = gl_LocalInvocationID.x;
+    if (s >= p.nseg) return;   // uniform per workgroup
+    bool need = p.use_batch != 0u || (METHOD == M_BCN && s >= p.C);
+    sh[l] = need ? fold(s, l, 64u) : vec3(0.0);
+    barrier();
+    for (uint h = 32u; h > 0u; h >>= 1) {
+        if (l < h) { vec3 a = sh[l]; chan(a, sh[l + h]); sh[l] = a; }
+        barrier();
+    }
+    if (l == 0u) {
+        vec4 st = post(s, sh[0]);
+        seg[s] = st;
+        shs = st;
+    }
+    barrier();
+    vec4 st = shs;
+    uint ne = nentries(s);
+    for (uint j = l; j < ne; j += 64u) write_entry(s, j, st);
+}

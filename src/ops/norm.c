@@ -1,0 +1,620 @@
+/* Normalization layers on the device: slots, workspace, and the recipes of every method over the
+ * shared segmented-statistics kernels (shaders/norm, shaders/common/norm.glsl):
+ *
+ *   prep      context ids -> float map (clamped) + per-sample bad-id flags          (cbn, cn, cnx)
+ *   rowstats  stage 1: per (row, chunk) Welford/Chan partials (forward), or sums of g and g (x - M)
+ *             (backward); skipped when P = 1 (the merge reads the elements directly)
+ *   finalize  stage 2 forward: fixed-order Chan merge per segment, batch / running choice, running
+ *             update, segment statistics, forward table entries
+ *   bsum      stage 2 backward: per-segment sums (NB), backward table entries, parameter gradients
+ *   coef      tables that need more than one segment (bcn, cnx) and their gradients
+ *   apply     the element-wise pass, y = (x - M) A + B  or  dx = alpha g + beta (x - M) + gamma
+ *
+ * So a forward is 3 dispatches (stage 1, merge, apply; + prep for ids, + coef for bcn), a backward
+ * 3 (+ coef for bcn / CN-emb). The CPU path (lavapipe) merges serially per invocation (no barriers);
+ * the GPU path (VKN_PATH=gpu or a GPU) merges with a workgroup per segment and a shared-memory tree.
+ * Both are reproducible: fixed merge order, no float atomics. */
+#include "vkn/norm.h"
+#include "vkn/ops.h"
+#include "ops/launch.h"
+#include "ops/norm_ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { F_AFFINE = 1, F_PRIOR_SCALE = 2, F_EMBEDDER = 4, F_UBN_BATCH_ABOVE = 8 };
+
+typedef struct norm_pc {
+    uint32_t N, C, P, total;
+    uint32_t nchunk, clen, G, cw;
+    uint32_t K, nseg, NK, train;
+    uint32_t use_batch, flags, naff, step;
+    float eps, momentum, invP, invC;
+    float ubn_thr, pdrop, f2, f3;
+} norm_pc;
+
+typedef struct norm_ws {
+    int N, P;                  /* shape of this workspace (N = 0: none yet) */
+    int nchunk, clen;
+    vkn_tensor part;           /* vec4 per (row, chunk) (not when P = 1) */
+    vkn_tensor seg, bseg;      /* vec4 per segment */
+    vkn_tensor ftab, btab;     /* vec4 per table entry */
+    vkn_tensor kmap, bad;      /* per sample */
+    vkn_tensor dtmp;           /* cn-emb: d(k,c) of mu and log-std */
+    vkn_tensor ubn;            /* ubn: per-sample norms and similarity state */
+} norm_ws;
+
+struct vkn_norm {
+    vkn_context *ctx;
+    vkn_arena *arena;
+    vkn_norm_opts o;
+    double *priors;            /* owned copy of o.cn_priors */
+    vkn_norm_slot sl[VKN_NORM_MAX_SLOTS];
+    int ns;
+    vkn_tensor st[VKN_NORM_MAX_SLOTS], gt[VKN_NORM_MAX_SLOTS];
+    vkn_tensor dummy;
+    norm_ws ws;
+    int fwd_done;              /* a forward was recorded for ws's shape */
+    int fwd_batch;             /* its statistics were batch ones */
+    int gi, bi, rm, rv, aux;   /* slot indices (-1: none) */
+};
+
+static int has_running(vkn_norm_kind k)
+{
+    return k == VKN_NORM_BN || k == VKN_NORM_CBN || k == VKN_NORM_UBN || k == VKN_NORM_CN || k == VKN_NORM_BCN ||
+           k == VKN_NORM_AFN;
+}
+
+const vkn_norm_opts *vkn_norm_options(const vkn_norm *nm) { return &nm->o; }
+int vkn_norm_slot_count(const vkn_norm *nm) { return nm ? nm->ns : 0; }
+const vkn_tensor *vkn_norm_slot_tensor(const vkn_norm *nm, int i)
+{
+    return nm && i >= 0 && i < nm->ns ? &nm->st[i] : NULL;
+}
+const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i)
+{
+    return nm && i >= 0 && i < nm->ns && nm->sl[i].learned ? &nm->gt[i] : NULL;
+}
+
+static const char *kname(const vkn_norm *nm) { return vkn_norm_kind_name(nm->o.kind); }
+
+vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed, vkn_norm **out)
+{
+    if (!ctx || !arena || !out) return vkn_status_set(VKN_ERR_ARG, "norm: context, arena and out are required");
+    *out = NULL;
+    VKN_TRY(vkn_norm_opts_check(o));
+    vkn_norm *nm = calloc(1, sizeof *nm);
+    if (!nm) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: layer");
+    nm->ctx = ctx;
+    nm->arena = arena;
+    nm->o = *o;
+    if (o->kind == VKN_NORM_CN && o->cn_priors) {
+        nm->priors = malloc((size_t)o->contexts * sizeof(double));
+        if (!nm->priors) { free(nm); return vkn_status_set(VKN_ERR_HOST_OOM, "norm: priors"); }
+        memcpy(nm->priors, o->cn_priors, (size_t)o->contexts * sizeof(double));
+        nm->o.cn_priors = nm->priors;
+    } else {
+        nm->o.cn_priors = NULL;
+    }
+    vkn_status s = vkn_norm_slots(&nm->o, nm->sl, &nm->ns);
+    double **ref = NULL;
+    if (s == VKN_OK) s = vkn_norm_ref_slots_alloc(&nm->o, &ref);
+    if (s == VKN_OK) s = vkn_norm_ref_init(&nm->o, seed, ref);
+    for (int i = 0; s == VKN_OK && i < nm->ns; i++) {
+        int64_t n = nm->sl[i].count;
+        s = vkn_tensor_alloc(arena, VKN_F32, 1, &n, &nm->st[i]);
+        if (s == VKN_OK && nm->sl[i].learned) s = vkn_tensor_alloc(arena, VKN_F32, 1, &n, &nm->gt[i]);
+        if (s == VKN_OK) {
+            float *f = malloc((size_t)n * sizeof *f);
+            if (!f) { s = vkn_status_set(VKN_ERR_HOST_OOM, "norm: slot upload"); break; }
+            for (int64_t j = 0; j < n; j++) f[j] = (float)ref[i][j];
+            s = vkn_tensor_upload(&nm->st[i], f);
+            if (s == VKN_OK && nm->sl[i].learned) {
+                memset(f, 0, (size_t)n * sizeof *f);
+                s = vkn_tensor_upload(&nm->gt[i], f);
+            }
+            free(f);
+        }
+    }
+    if (ref) vkn_norm_ref_slots_free(&nm->o, ref);
+    if (s == VKN_OK) {
+        int64_t n = 64;
+        s = vkn_tensor_alloc(arena, VKN_F32, 1, &n, &nm->dummy);
+        if (s == VKN_OK) {
+            float z[64] = {0};
+            s = vkn_tensor_upload(&nm->dummy, z);
+        }
+    }
+    if (s != VKN_OK) { vkn_norm_destroy(nm); return s; }
+    nm->gi = vkn_norm_slot_index(&nm->o, "gamma");
+    nm->bi = vkn_norm_slot_index(&nm->o, "beta");
+    nm->rm = vkn_norm_slot_index(&nm->o, "running_mean");
+    nm->rv = vkn_norm_slot_index(&nm->o, "running_var");
+    nm->aux = o->kind == VKN_NORM_CN ? vkn_norm_slot_index(&nm->o, "priors")
+            : o->kind == VKN_NORM_BCN ? vkn_norm_slot_index(&nm->o, "blend") : -1;
+    if (o->kind == VKN_NORM_AFN || o->kind == VKN_NORM_ACN || o->kind == VKN_NORM_MN) nm->gi = nm->bi = -1;
+    *out = nm;
+    return VKN_OK;
+}
+
+void vkn_norm_destroy(vkn_norm *nm)
+{
+    if (!nm) return;
+    free(nm->priors);
+    free(nm);   /* tensors live in the caller's arena */
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Shapes and workspace
+ * ---------------------------------------------------------------------------------------------- */
+typedef struct shape { int N, C, P; } shape;
+
+static vkn_status get_shape(const vkn_norm *nm, const char *what, const vkn_tensor *t, shape *sh)
+{
+    char b[64];
+    if (!vkn_is_f32(t)) return vkn_status_set(VKN_ERR_ARG, "norm(%s): %s must be an f32 tensor", kname(nm), what);
+    if (t->ndim < 2 || t->shape[1] != nm->o.channels)
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s is %s; expected [N, %d, ...] (channels = %d)", kname(nm),
+                              what, vkn_tensor_shape_str(t, b, sizeof b), nm->o.channels, nm->o.channels);
+    int64_t P = 1;
+    for (int i = 2; i < t->ndim; i++) P *= t->shape[i];
+    if (t->numel >= (1 << 24))
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s has %lld elements; at most 2^24 supported", kname(nm), what,
+                              (long long)t->numel);
+    sh->N = (int)t->shape[0];
+    sh->C = nm->o.channels;
+    sh->P = (int)P;
+    return VKN_OK;
+}
+
+static int nseg_of(const vkn_norm *nm, shape sh)
+{
+    const vkn_norm_opts *o = &nm->o;
+    switch (o->kind) {
+    case VKN_NORM_LN: return sh.N;
+    case VKN_NORM_IN: return sh.N * sh.C;
+    case VKN_NORM_GN: return sh.N * o->groups;
+    case VKN_NORM_CN: return o->contexts * sh.C;
+    case VKN_NORM_BCN: return sh.C + sh.N;
+    case VKN_NORM_CNX: return 0;
+    default: return sh.C;
+    }
+}
+
+static int nk_of(const vkn_norm *nm, shape sh)
+{
+    switch (nm->o.kind) {
+    case VKN_NORM_CBN: case VKN_NORM_CN: case VKN_NORM_CNX: return nm->o.contexts;
+    case VKN_NORM_LN: case VKN_NORM_IN: case VKN_NORM_GN: case VKN_NORM_BCN: return sh.N;
+    default: return 1;
+    }
+}
+
+static vkn_status alloc1(vkn_norm *nm, int64_t n, vkn_dtype dt, vkn_tensor *t)
+{
+    if (n < 4) n = 4;
+    return vkn_tensor_alloc(nm->arena, dt, 1, &n, t);
+}
+
+static vkn_status ensure_ws(vkn_norm *nm, shape sh)
+{
+    norm_ws *w = &nm->ws;
+    if (w->N == sh.N && w->P == sh.P) return VKN_OK;
+    memset(w, 0, sizeof *w);
+    nm->fwd_done = 0;
+    int64_t rows = (int64_t)sh.N * sh.C;
+    /* chunks: split long rows when there are few of them, so stage 1 has enough invocations */
+    int nchunk = 1;
+    if (sh.P > 256 && rows < 2048) {
+        int64_t want = (2048 + rows - 1) / rows, most = (sh.P + 63) / 64;
+        nchunk = (int)(want < most ? want : most);
+    }
+    w->clen = (sh.P + nchunk - 1) / nchunk;
+    w->nchunk = (sh.P + w->clen - 1) / w->clen;
+    int nseg = nseg_of(nm, sh), ntab = nk_of(nm, sh) * sh.C;
+    if (sh.P > 1) VKN_TRY(alloc1(nm, 4 * rows * w->nchunk, VKN_F32, &w->part));
+    VKN_TRY(alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->seg));
+    VKN_TRY(alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->bseg));
+    VKN_TRY(alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->ftab));
+    VKN_TRY(alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->btab));
+    VKN_TRY(alloc1(nm, sh.N, VKN_F32, &w->kmap));
+    VKN_TRY(alloc1(nm, sh.N, VKN_I32, &w->bad));
+    if (nm->o.kind == VKN_NORM_CNX && nm->o.cnx_embedder)
+        VKN_TRY(alloc1(nm, 2 * (int64_t)nm->o.contexts * sh.C, VKN_F32, &w->dtmp));
+    if (nm->o.kind == VKN_NORM_UBN)
+        VKN_TRY(alloc1(nm, 8 + (int64_t)sh.N + ((int64_t)sh.C * sh.P + 3) / 4, VKN_F32, &w->ubn));
+    /* defined contents for every workspace tensor (kmap is read for every method by some kernels) */
+    float *z = calloc((size_t)sh.N + 4, sizeof(float));
+    if (!z) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: workspace");
+    vkn_status s = vkn_tensor_upload(&w->kmap, z);
+    free(z);
+    VKN_TRY(s);
+    w->N = sh.N;
+    w->P = sh.P;
+    return VKN_OK;
+}
+
+static norm_pc make_pc(const vkn_norm *nm, shape sh, int train, int use_batch)
+{
+    const vkn_norm_opts *o = &nm->o;
+    norm_pc pc = {0};
+    pc.N = (uint32_t)sh.N;
+    pc.C = (uint32_t)sh.C;
+    pc.P = (uint32_t)sh.P;
+    pc.total = (uint32_t)((int64_t)sh.N * sh.C * sh.P);
+    pc.nchunk = (uint32_t)nm->ws.nchunk;
+    pc.clen = (uint32_t)nm->ws.clen;
+    switch (o->kind) {
+    case VKN_NORM_LN: pc.G = 1; pc.cw = (uint32_t)sh.C; break;
+    case VKN_NORM_IN: pc.G = (uint32_t)sh.C; pc.cw = 1; break;
+    case VKN_NORM_GN: pc.G = (uint32_t)o->groups; pc.cw = (uint32_t)(sh.C / o->groups); break;
+    default: pc.G = 1; pc.cw = 1; break;
+    }
+    pc.K = (uint32_t)(vkn_norm_needs_ctx(o->kind) ? o->contexts : o->components);
+    pc.nseg = (uint32_t)nseg_of(nm, sh);
+    pc.NK = (uint32_t)nk_of(nm, sh);
+    pc.train = train ? 1u : 0u;
+    pc.use_batch = use_batch ? 1u : 0u;
+    pc.flags = (nm->gi >= 0 ? F_AFFINE : 0) | (o->kind == VKN_NORM_CN && o->cn_prior_scale ? F_PRIOR_SCALE : 0) |
+               (o->kind == VKN_NORM_CNX && o->cnx_embedder ? F_EMBEDDER : 0) |
+               (o->kind == VKN_NORM_UBN && o->ubn_batch_stats_above ? F_UBN_BATCH_ABOVE : 0);
+    pc.eps = (float)vkn_norm_eps(o);
+    pc.momentum = (float)o->momentum;
+    pc.invP = 1.0f / (float)sh.P;
+    pc.invC = 1.0f / (float)sh.C;
+    pc.ubn_thr = (float)o->ubn_threshold;
+    pc.pdrop = (float)o->afn_dropout;
+    return pc;
+}
+
+static int gpu_path(const vkn_norm *nm) { return vkn_context_info(nm->ctx)->path == VKN_PATH_GPU; }
+
+static const vkn_tensor *slot_or(const vkn_norm *nm, int i) { return i >= 0 ? &nm->st[i] : &nm->dummy; }
+static const vkn_tensor *grad_or(const vkn_norm *nm, int i) { return i >= 0 && nm->sl[i].learned ? &nm->gt[i] : &nm->dummy; }
+static const vkn_tensor *ws_or(const vkn_norm *nm, const vkn_tensor *t) { return t->buffer ? t : &nm->dummy; }
+
+static void set_grid(vkn_dispatch *d, uint64_t outputs, int workgroup_each)
+{
+    vkn_grid_1d(workgroup_each ? outputs * 64 : outputs, 64, d->groups);
+}
+
+static void set_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_t extra)
+{
+    d->spec[0] = (uint32_t)nm->o.kind;
+    d->spec[1] = pc->P == 1;
+    d->spec[2] = (uint32_t)gpu_path(nm);
+    d->spec[3] = extra;
+    d->nspec = 4;
+    d->push = pc;
+    d->push_bytes = sizeof *pc;
+}
+
+/* ---- the kernels ---- */
+static vkn_status k_prep(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *ids)
+{
+    vkn_dispatch d = {.shader = "norm/prep", .label = "norm-prep", .bind = {ids, &nm->ws.kmap, &nm->ws.bad},
+                      .nbind = 3, .write_mask = 6};
+    set_spec(&d, nm, pc, 0);
+    set_grid(&d, pc->N, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                             int bwd)
+{
+    const vkn_tensor *gg = g ? g : x;
+    vkn_dispatch d = {.shader = "norm/rowstats", .label = bwd ? "norm-rowsums" : "norm-rowstats",
+                      .bind = {&nm->ws.part, &nm->ws.ftab, &nm->ws.kmap}, .nbind = 3, .write_mask = 1,
+                      .texel = {x, x, gg, gg}, .ntexel = 4, .texel_vec4_mask = 5};
+    set_spec(&d, nm, pc, (uint32_t)bwd);
+    set_grid(&d, (uint64_t)pc->N * pc->C * pc->nchunk, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
+{
+    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : slot_or(nm, nm->aux);
+    vkn_dispatch d = {.shader = "norm/finalize", .label = "norm-finalize",
+                      .bind = {&nm->ws.seg, &nm->ws.ftab, slot_or(nm, nm->gi), slot_or(nm, nm->bi), slot_or(nm, nm->rm),
+                               slot_or(nm, nm->rv), &nm->ws.kmap, aux},
+                      .nbind = 8, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
+                      .texel = {ws_or(nm, &nm->ws.part), x}, .ntexel = 2, .texel_vec4_mask = 1};
+    set_spec(&d, nm, pc, 0);
+    set_grid(&d, pc->nseg, gpu_path(nm));
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                          const vkn_tensor *out, int bwd)
+{
+    const vkn_tensor *gg = g ? g : x;
+    vkn_dispatch d = {.shader = "norm/apply", .label = bwd ? "norm-apply-bwd" : "norm-apply",
+                      .bind = {out, x, gg}, .nbind = 3, .write_mask = 1,
+                      .texel = {x, gg, bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4,
+                      .texel_vec4_mask = 1 | 2 | 4};
+    set_spec(&d, nm, pc, (uint32_t)bwd);
+    set_grid(&d, ((uint64_t)pc->total + 3) / 4, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
+{
+    const vkn_norm_kind k = nm->o.kind;
+    const vkn_tensor *d0, *d1, *aux, *gam = slot_or(nm, nm->gi);
+    if (k == VKN_NORM_CNX) {
+        /* CN-emb: d(k,c) of mu and log-std into dtmp (2*K*C), reordered by coef.comp */
+        d0 = nm->o.cnx_embedder ? &nm->ws.dtmp : &nm->gt[0];
+        d1 = nm->o.cnx_embedder ? &nm->dummy : &nm->gt[1];
+        aux = &nm->ws.ftab;
+    } else {
+        d0 = grad_or(nm, nm->gi);
+        d1 = grad_or(nm, nm->bi);
+        aux = slot_or(nm, nm->aux);
+    }
+    vkn_dispatch d = {.shader = "norm/bsum", .label = "norm-bsum",
+                      .bind = {&nm->ws.btab, &nm->ws.bseg, gam, d0, d1, &nm->ws.kmap, &nm->ws.seg, aux},
+                      .nbind = 8, .write_mask = 1 | 2 | 8 | 16,
+                      .texel = {ws_or(nm, &nm->ws.part), x, g}, .ntexel = 3, .texel_vec4_mask = 1};
+    set_spec(&d, nm, pc, 0);
+    set_grid(&d, (uint64_t)pc->nseg + pc->naff, gpu_path(nm));
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_coef(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g, int bwd)
+{
+    const vkn_tensor *D = &nm->dummy;
+    vkn_dispatch d = {.shader = "norm/coef", .label = bwd ? "norm-coef-bwd" : "norm-coef", .nbind = 8,
+                      .texel = {ws_or(nm, &nm->ws.part), x, g ? g : x}, .ntexel = 3, .texel_vec4_mask = 1};
+    const vkn_tensor *b[8] = {bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.bseg, D, D, D, D, &nm->ws.seg, D};
+    uint64_t inv = 0;
+    if (nm->o.kind == VKN_NORM_CNX && !bwd) {
+        for (int i = 0; i < nm->ns && i < 4; i++) b[2 + i] = &nm->st[i];
+        d.write_mask = 1;
+        inv = (uint64_t)nm->o.contexts * pc->C;
+    } else if (nm->o.kind == VKN_NORM_CNX) {
+        for (int i = 0; i < 4; i++) b[2 + i] = &nm->gt[i];
+        b[7] = &nm->ws.dtmp;
+        d.write_mask = 4 | 8 | 16 | 32;
+        inv = pc->C;
+    } else if (!bwd) { /* bcn */
+        b[2] = slot_or(nm, nm->gi);
+        b[3] = slot_or(nm, nm->bi);
+        b[5] = &nm->st[nm->aux];
+        d.write_mask = 1;
+        inv = (uint64_t)pc->N * pc->C;
+    } else {
+        b[2] = slot_or(nm, nm->gi);
+        b[3] = grad_or(nm, nm->gi);
+        b[4] = grad_or(nm, nm->bi);
+        b[5] = &nm->st[nm->aux];
+        b[7] = &nm->gt[nm->aux];
+        d.write_mask = 1 | 8 | 16 | 128;
+        inv = (uint64_t)pc->N * pc->C + pc->C;
+    }
+    for (int i = 0; i < 8; i++) d.bind[i] = b[i];
+    set_spec(&d, nm, pc, (uint32_t)bwd);
+    set_grid(&d, inv, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status check_ids_tensor(const vkn_norm *nm, const vkn_tensor *ctx, int N)
+{
+    if (!vkn_norm_needs_ctx(nm->o.kind)) return VKN_OK;
+    if (!ctx || !ctx->buffer || ctx->dtype != VKN_I32)
+        return vkn_status_set(VKN_ERR_ARG, "norm(%s): needs %s ids as an int32 tensor [N], got %s", kname(nm),
+                              nm->o.kind == VKN_NORM_CBN ? "class" : "context", !ctx ? "NULL" : "another tensor");
+    if (ctx->numel < N)
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %lld ids for a batch of %d samples", kname(nm),
+                              (long long)ctx->numel, N);
+    return VKN_OK;
+}
+
+static int supported(vkn_norm_kind k)
+{
+    return k != VKN_NORM_ACN && k != VKN_NORM_MN && k != VKN_NORM_AFN;
+}
+
+static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x);
+
+vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx, const vkn_tensor *y,
+                            int train)
+{
+    if (!c || !nm) return vkn_status_set(VKN_ERR_ARG, "norm forward: stream and layer are required");
+    const vkn_norm_kind k = nm->o.kind;
+    shape sh, shy;
+    VKN_TRY(get_shape(nm, "x", x, &sh));
+    VKN_TRY(get_shape(nm, "y", y, &shy));
+    if (shy.N != sh.N || shy.P != sh.P)
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): y (%dx%dx%d) differs from x (%dx%dx%d)", kname(nm), shy.N,
+                              shy.C, shy.P, sh.N, sh.C, sh.P);
+    if (k == VKN_NORM_NONE) return vkn_op_copy(c, x, y);
+    if (!supported(k))
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", kname(nm));
+    VKN_TRY(check_ids_tensor(nm, ctx, sh.N));
+    int use_batch = k == VKN_NORM_LN || k == VKN_NORM_IN || k == VKN_NORM_GN ||
+                    (k != VKN_NORM_CNX && (train || nm->o.infer == VKN_NORM_INFER_BATCH));
+    if (train && has_running(k) && k != VKN_NORM_CN && (int64_t)sh.N * sh.P < 2)
+        return vkn_status_set(VKN_ERR_SHAPE,
+                              "norm(%s): training needs at least 2 values per channel (N*H*W=%lld) for the unbiased "
+                              "running variance",
+                              kname(nm), (long long)sh.N * sh.P);
+    VKN_TRY(ensure_ws(nm, sh));
+    norm_pc pc = make_pc(nm, sh, train, use_batch);
+    if (vkn_norm_needs_ctx(k)) VKN_TRY(k_prep(c, nm, &pc, ctx));
+    if (k == VKN_NORM_CNX) {
+        VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
+    } else {
+        if (k == VKN_NORM_UBN && train) VKN_TRY(ubn_similarity(c, nm, &pc, x));
+        if (sh.P > 1 && (use_batch || k == VKN_NORM_BCN)) VKN_TRY(k_rowstats(c, nm, &pc, x, NULL, 0));
+        VKN_TRY(k_finalize(c, nm, &pc, x));
+        if (k == VKN_NORM_BCN) VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
+    }
+    VKN_TRY(k_apply(c, nm, &pc, x, NULL, y, 0));
+    nm->fwd_done = 1;
+    nm->fwd_batch = use_batch;
+    return VKN_OK;
+}
+
+vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
+                             const vkn_tensor *dy, const vkn_tensor *dx)
+{
+    if (!c || !nm) return vkn_status_set(VKN_ERR_ARG, "norm backward: stream and layer are required");
+    const vkn_norm_kind k = nm->o.kind;
+    shape sh, s2, s3;
+    VKN_TRY(get_shape(nm, "x", x, &sh));
+    VKN_TRY(get_shape(nm, "dy", dy, &s2));
+    VKN_TRY(get_shape(nm, "dx", dx, &s3));
+    if (s2.N != sh.N || s2.P != sh.P || s3.N != sh.N || s3.P != sh.P)
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s) backward: x, dy and dx must have the same shape", kname(nm));
+    if (k == VKN_NORM_NONE) return vkn_op_copy(c, dy, dx);
+    if (!supported(k))
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", kname(nm));
+    VKN_TRY(check_ids_tensor(nm, ctx, sh.N));
+    if (!nm->fwd_done || nm->ws.N != sh.N || nm->ws.P != sh.P)
+        return vkn_status_set(VKN_ERR_ARG, "norm(%s) backward: record a forward of this shape first", kname(nm));
+    norm_pc pc = make_pc(nm, sh, 0, nm->fwd_batch);
+    int aff = nm->gi >= 0;
+    switch (k) {
+    case VKN_NORM_BN: case VKN_NORM_UBN: case VKN_NORM_LN: case VKN_NORM_IN: case VKN_NORM_GN:
+        pc.naff = aff ? (uint32_t)sh.C : 0; break;
+    case VKN_NORM_CBN: case VKN_NORM_CN: pc.naff = aff ? (uint32_t)(nm->o.contexts * sh.C) : 0; break;
+    case VKN_NORM_CNX: pc.naff = (uint32_t)(nm->o.contexts * sh.C); break;
+    default: pc.naff = 0; break;
+    }
+    if (sh.P > 1) VKN_TRY(k_rowstats(c, nm, &pc, x, dy, 1));
+    VKN_TRY(k_bsum(c, nm, &pc, x, dy));
+    if (k == VKN_NORM_BCN || (k == VKN_NORM_CNX && nm->o.cnx_embedder)) VKN_TRY(k_coef(c, nm, &pc, x, dy, 1));
+    return k_apply(c, nm, &pc, x, dy, dx, 1);
+}
+
+vkn_status vkn_norm_check_ids(vkn_norm *nm)
+{
+    if (!nm) return vkn_status_set(VKN_ERR_ARG, "norm: layer is NULL");
+    if (!vkn_norm_needs_ctx(nm->o.kind) || !nm->ws.N || !nm->fwd_done) return VKN_OK;
+    int32_t *bad = malloc((size_t)(nm->ws.N > 4 ? nm->ws.N : 4) * sizeof *bad);
+    if (!bad) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: id flags");
+    vkn_tensor t = nm->ws.bad;
+    vkn_status s = vkn_tensor_download(&t, bad);
+    for (int n = 0; s == VKN_OK && n < nm->ws.N; n++)
+        if (bad[n]) {
+            s = vkn_status_set(VKN_ERR_ARG,
+                               "norm(%s): sample %d had a %s id outside 0..%d (clamped on the device; fix the ids)",
+                               kname(nm), n, nm->o.kind == VKN_NORM_CBN ? "class" : "context", nm->o.contexts - 1);
+        }
+    free(bad);
+    return s;
+}
+
+size_t vkn_norm_state_floats(const vkn_norm *nm)
+{
+    size_t n = 0;
+    for (int i = 0; nm && i < nm->ns; i++) n += (size_t)nm->sl[i].count;
+    return n;
+}
+
+vkn_status vkn_norm_save(const vkn_norm *nm, float *host)
+{
+    if (!nm || (!host && nm->ns)) return vkn_status_set(VKN_ERR_ARG, "norm save: layer and buffer are required");
+    size_t off = 0;
+    for (int i = 0; i < nm->ns; i++) {
+        VKN_TRY(vkn_tensor_download(&nm->st[i], host + off));
+        off += (size_t)nm->sl[i].count;
+    }
+    return VKN_OK;
+}
+
+vkn_status vkn_norm_load(vkn_norm *nm, const float *host)
+{
+    if (!nm || (!host && nm->ns)) return vkn_status_set(VKN_ERR_ARG, "norm load: layer and buffer are required");
+    size_t off = 0;
+    for (int i = 0; i < nm->ns; i++) {
+        VKN_TRY(vkn_tensor_upload(&nm->st[i], host + off));
+        off += (size_t)nm->sl[i].count;
+    }
+    return VKN_OK;
+}
+
+const vkn_tensor *vkn_norm_debug_tensor(const vkn_norm *nm, const char *name)
+{
+    if (!nm || !name || !nm->ws.N) return NULL;
+    if (!strcmp(name, "seg")) return &nm->ws.seg;
+    if (!strcmp(name, "bseg")) return &nm->ws.bseg;
+    if (!strcmp(name, "ftab")) return &nm->ws.ftab;
+    if (!strcmp(name, "btab")) return &nm->ws.btab;
+    if (!strcmp(name, "kmap")) return &nm->ws.kmap;
+    if (!strcmp(name, "ubn") && nm->ws.ubn.buffer) return &nm->ws.ubn;
+    return NULL;
+}
+
+static void diag_add(vkn_norm_diag *d, const char *label, const float *v, int n)
+{
+    if (d->nseries >= VKN_NORM_DIAG_MAX) return;
+    vkn_norm_diag_series *s = &d->s[d->nseries++];
+    snprintf(s->label, sizeof s->label, "%s", label);
+    s->count = n < VKN_NORM_DIAG_VALUES ? n : VKN_NORM_DIAG_VALUES;
+    memcpy(s->v, v, (size_t)s->count * sizeof(float));
+}
+
+vkn_status vkn_norm_diagnostics(vkn_norm *nm, vkn_norm_diag *out)
+{
+    if (!nm || !out) return vkn_status_set(VKN_ERR_ARG, "norm diagnostics: layer and output are required");
+    memset(out, 0, sizeof *out);
+    out->kind = nm->o.kind;
+    const vkn_norm_kind k = nm->o.kind;
+    const int C = nm->o.channels;
+    float v[VKN_NORM_DIAG_VALUES];
+    if (k == VKN_NORM_CN && nm->ws.N && nm->fwd_done) {
+        int K = nm->o.contexts, nseg = K * C;
+        float *seg = malloc((size_t)nseg * 4 * sizeof *seg);
+        if (!seg) return vkn_status_set(VKN_ERR_HOST_OOM, "norm diagnostics");
+        vkn_status s = vkn_tensor_download(&nm->ws.seg, seg);
+        if (s == VKN_OK) {
+            int n = K < VKN_NORM_DIAG_VALUES ? K : VKN_NORM_DIAG_VALUES;
+            for (int i = 0; i < n; i++) v[i] = seg[4 * (i * C)] == seg[4 * (i * C)] ? seg[4 * (i * C) + 2] / (float)nm->ws.P : 0;
+            diag_add(out, "ctx samples", v, n);
+            for (int i = 0; i < n; i++) v[i] = seg[4 * (i * C)];
+            diag_add(out, "ctx mean[c0]", v, n);
+            for (int i = 0; i < n; i++) v[i] = 1.0f / seg[4 * (i * C) + 1];
+            diag_add(out, "ctx std[c0]", v, n);
+        }
+        free(seg);
+        VKN_TRY(s);
+    }
+    if (k == VKN_NORM_BCN) {
+        int n = C < VKN_NORM_DIAG_VALUES ? C : VKN_NORM_DIAG_VALUES;
+        float *b = malloc((size_t)C * sizeof *b);
+        if (!b) return vkn_status_set(VKN_ERR_HOST_OOM, "norm diagnostics");
+        vkn_status s = vkn_tensor_download(&nm->st[nm->aux], b);
+        if (s == VKN_OK) diag_add(out, "blend (1 = bn)", b, n);
+        free(b);
+        VKN_TRY(s);
+    }
+    if (k == VKN_NORM_UBN && nm->ws.ubn.buffer) {
+        float u[2];
+        vkn_tensor t = nm->ws.ubn;
+        t.numel = 2;
+        t.bytes = 8;
+        t.shape[0] = 2;
+        VKN_TRY(vkn_tensor_download(&t, u));
+        diag_add(out, "similarity", u, 1);
+        diag_add(out, "above threshold", u + 1, 1);
+    }
+    return VKN_OK;
+}
+
+/* UBN (feature-condensation threshold): the samples' mean cosine similarity, on the device
+ * (shaders/norm/ubn.comp, three small launches); finalize.comp reads the "above" flag. */
+static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
+{
+    uint64_t D = (uint64_t)pc->C * pc->P, inv[3] = {pc->N, (D + 3) / 4, 1};
+    for (uint32_t stage = 0; stage < 3; stage++) {
+        vkn_dispatch d = {.shader = "norm/ubn", .label = "norm-ubn-similarity", .bind = {&nm->ws.ubn}, .nbind = 1,
+                          .write_mask = 1, .texel = {x}, .ntexel = 1};
+        set_spec(&d, nm, pc, stage);
+        set_grid(&d, inv[stage], 0);
+        VKN_TRY(vkn_cmd_dispatch(c, &d));
+    }
+    return VKN_OK;
+}
