@@ -61,6 +61,95 @@ const char *vkn_unary_name(vkn_unary op);
 const char *vkn_binary_name(vkn_binary op);
 const char *vkn_reduce_name(vkn_reduce op);
 
+/* ==== Layer-level ops (issue 4): activation backward, axpy, convolution, pooling, embedding, concat ====
+ * src/ops/{act_grad,conv,pool,embed,concat}.c; double-precision references in src/ops/ref_nn.h.
+ * Images are NCHW. Composite ops (conv2d, conv_transpose2d) record several dispatches and take an
+ * explicit F32 workspace tensor (any shape) of at least ..._workspace_size() elements, so whoever plans
+ * memory owns it; the workspace is dead between ops. Gradients are overwritten, not accumulated
+ * (vkn_op_axpy accumulates). */
+
+/* dx = dy * f'(.). v is the forward's input x for RELU and LEAKY_RELU (its output y works too when
+ * alpha > 0: same sign), and the forward's OUTPUT y for TANH (1 - y^2) and SIGMOID (y (1 - y)).
+ * f'(0) is taken as 0 for relu and alpha for leaky relu. dx may be dy (in place). */
+vkn_status vkn_op_act_grad(vkn_cmd *c, vkn_act act, float alpha, const vkn_tensor *v, const vkn_tensor *dy,
+                           const vkn_tensor *dx);
+/* y += alpha * x (same element count) */
+vkn_status vkn_op_axpy(vkn_cmd *c, float alpha, const vkn_tensor *x, const vkn_tensor *y);
+
+/* A 2-D sliding window: kernel kh x kw, stride (0 is taken as 1), zero padding. Output size
+ * Ho = (H + 2 ph - kh) / sh + 1 (floor), likewise Wo. */
+typedef struct vkn_window2d {
+    int kh, kw;
+    int sh, sw;
+    int ph, pw;
+} vkn_window2d;
+/* Output spatial size of the window over H x W (0 when the window does not fit). */
+int vkn_window2d_out(const vkn_window2d *win, int H, int W, int *Ho, int *Wo);
+
+/* col[(c*kh + i)*kw + j, (n*Ho + oh)*Wo + ow] = x[n, c, oh*sh - ph + i, ow*sw - pw + j] (0 outside).
+ * x [N,C,H,W]; col 2-D [C*kh*kw, N*Ho*Wo]. */
+vkn_status vkn_op_im2col(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *col);
+/* The adjoint of im2col: x[n,c,h,w] = sum of the col entries im2col takes from (n,c,h,w) (+ bias[c] when
+ * bias is not NULL). Each output element gathers its entries in a fixed order: deterministic, no atomics.
+ * col [C*kh*kw, N*Ho*Wo] with Ho, Wo from x's H, W. */
+vkn_status vkn_op_col2im(vkn_cmd *c, const vkn_tensor *col, const vkn_window2d *win, const vkn_tensor *bias,
+                         const vkn_tensor *x);
+/* y[b, a, p] = x[a, b, p]: x holds A*B*P elements, y the same (NCHW [N,C,HW] <-> CNHW [C,N,HW]). */
+vkn_status vkn_op_swap01(vkn_cmd *c, const vkn_tensor *x, int64_t A, int64_t B, int64_t P, const vkn_tensor *y);
+
+/* Convolution (cross-correlation as PyTorch): x [N,Cin,H,W], w [Cout,Cin,kh,kw], bias [Cout] or NULL,
+ * y [N,Cout,Ho,Wo]. im2col + GEMM (bias fused) + swap01: 3 dispatches. */
+int64_t vkn_conv2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
+vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
+                         const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);
+/* Backward of conv2d given dy [N,Cout,Ho,Wo]: dx [N,Cin,H,W], dw [Cout,Cin,kh,kw], db [Cout]; any of
+ * them may be NULL (not computed). Up to 6 dispatches (swap, reduce, im2col, 2 GEMMs, col2im). */
+int64_t vkn_conv2d_backward_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
+vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *dy,
+                                  const vkn_window2d *win, const vkn_tensor *dx, const vkn_tensor *dw,
+                                  const vkn_tensor *db, const vkn_tensor *workspace);
+
+/* Transposed convolution (PyTorch's ConvTranspose2d): x [N,Cin,H,W], w [Cin,Cout,kh,kw], bias [Cout] or
+ * NULL, y [N,Cout,Ho,Wo] with Ho = (H-1) sh - 2 ph + kh (+ an output padding below sh: any Ho whose
+ * window output is H). y = col2im(W^T x) (+ bias fused): swap01 + GEMM + col2im, 3 dispatches. */
+int64_t vkn_conv_transpose2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
+vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
+                                   const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);
+/* Backward given dy [N,Cout,Ho,Wo]: dx [N,Cin,H,W], dw [Cin,Cout,kh,kw], db [Cout]; any may be NULL.
+ * Ho, Wo are dy's. */
+int64_t vkn_conv_transpose2d_backward_workspace_size(int N, int Cin, int H, int W, int Cout, int Ho, int Wo,
+                                                     const vkn_window2d *win);
+vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w,
+                                            const vkn_tensor *dy, const vkn_window2d *win, const vkn_tensor *dx,
+                                            const vkn_tensor *dw, const vkn_tensor *db, const vkn_tensor *workspace);
+
+/* Max pooling: x [N,C,H,W] -> y [N,C,Ho,Wo]; idx (I32, y's shape, may be NULL) receives the argmax as
+ * h*W + w within the plane (the first maximum in window order; -1 if the window holds only padding,
+ * where y is 0). Padding never wins. */
+vkn_status vkn_op_maxpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y,
+                            const vkn_tensor *idx);
+/* dx[n,c,h,w] = sum of dy over the windows whose argmax is (h,w) (gathered: deterministic). */
+vkn_status vkn_op_maxpool2d_backward(vkn_cmd *c, const vkn_tensor *dy, const vkn_tensor *idx,
+                                     const vkn_window2d *win, const vkn_tensor *dx);
+/* Average pooling, divisor kh*kw (padding counts as zeros: PyTorch's count_include_pad=True). */
+vkn_status vkn_op_avgpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y);
+vkn_status vkn_op_avgpool2d_backward(vkn_cmd *c, const vkn_tensor *dy, const vkn_window2d *win,
+                                     const vkn_tensor *dx);
+
+/* Embedding: y[n, :] = table[ids[n], :]; table [K,D], ids I32 [N], y [N,D]. An id outside [0,K) gives
+ * a zero row. */
+vkn_status vkn_op_embedding(vkn_cmd *c, const vkn_tensor *table, const vkn_tensor *ids, const vkn_tensor *y);
+/* dtable[k,d] = sum over n with ids[n] == k of dy[n,d] (each (k,d) loops over n: deterministic). */
+vkn_status vkn_op_embedding_backward(vkn_cmd *c, const vkn_tensor *ids, const vkn_tensor *dy,
+                                     const vkn_tensor *dtable);
+/* y[n,k] = ids[n] == k ? 1 : 0; ids I32 [N], y [N,K]. */
+vkn_status vkn_op_one_hot(vkn_cmd *c, const vkn_tensor *ids, const vkn_tensor *y);
+/* Concatenation along axis 1 of row-flattened tensors: a is [N, A...], b [N, B...], y [N, ...] with
+ * y's rows = a's row then b's row (so NCHW channel concatenation works when H, W agree). shape[0] is
+ * N for all three; numel(y) = numel(a) + numel(b). split is its backward: y -> a, b. */
+vkn_status vkn_op_concat(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *y);
+vkn_status vkn_op_split(vkn_cmd *c, const vkn_tensor *y, const vkn_tensor *a, const vkn_tensor *b);
+
 #ifdef __cplusplus
 }
 #endif
