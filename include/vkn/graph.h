@@ -54,6 +54,12 @@ const vkn_tensor *vkn_params_grad(const vkn_params *p, int i);   /* NULL for buf
 vkn_arena *vkn_params_arena(vkn_params *p);
 vkn_context *vkn_params_context(const vkn_params *p);
 int64_t vkn_params_numel(const vkn_params *p, int learned_only);
+/* Checkpoints: every tensor of the store (parameters, optimizer state, buffers) in a safetensors
+ * file written atomically, with metadata model, step and extra "key", "value" pairs (NULL-ended).
+ * Load checks every name and shape and changes nothing unless all fit. */
+vkn_status vkn_params_save(const vkn_params *p, const char *path, const char *model, int64_t step,
+                           const char *const *extra_meta);
+vkn_status vkn_params_load(vkn_params *p, const char *path, const char *model, int64_t *step);
 /* The first error of vkn_params_add* (they return -1 on error). */
 vkn_status vkn_params_status(const vkn_params *p);
 
@@ -100,8 +106,8 @@ typedef struct vkn_gop_type {
     void (*destroy)(void *state);   /* frees op->state, or NULL */
 } vkn_gop_type;
 
-#define VKN_GOP_MAX_IN 8
-#define VKN_GOP_MAX_OUT 4
+#define VKN_GOP_MAX_IN 24
+#define VKN_GOP_MAX_OUT 24
 #define VKN_GOP_ATTR_BYTES 96
 struct vkn_gop {
     const vkn_gop_type *type;

@@ -182,6 +182,13 @@ const vkn_tensor *vkn_norm_slot_tensor(const vkn_norm *nm, int i);
 /* Gradient of learned slot i (overwritten by every backward); NULL for buffers. */
 const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i);
 
+/* Use other tensors for slot i's value (values[i]) and gradient (grads[i]) from now on: several
+ * applications of one layer (a discriminator on real and on fake images; a model in a training and
+ * an inference graph) each get their own vkn_norm, hence their own saved statistics, over the same
+ * parameters and running statistics. Either array may be NULL; entries must have the slot's
+ * element count; grads of buffers are ignored. */
+vkn_status vkn_norm_set_tensors(vkn_norm *nm, const vkn_tensor *const *values, const vkn_tensor *const *grads);
+
 /* Record the forward. x, y: f32 [N,C,H,W] or [N,D] (any shape with N = shape[0] and C = shape[1],
  * P = the rest). ctx: int32 [N] for cbn, cn, cnx (else ignored, may be NULL). train = 1 uses batch
  * statistics and updates the buffers (running statistics); train = 0 follows opts.infer.

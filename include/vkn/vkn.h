@@ -7,4 +7,7 @@
 #include "vkn/cmd.h"
 #include "vkn/ops.h"
 #include "vkn/io.h"
+#include "vkn/graph.h"
+#include "vkn/nn.h"
+#include "vkn/step.h"
 #endif

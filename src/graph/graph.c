@@ -47,9 +47,15 @@ vkn_status vkn_graph_fail(vkn_graph *g, vkn_status s)
     return s;
 }
 
-static vkn_val new_val(vkn_graph *g, const char *name, vkn_dtype dtype, int ndim, const int64_t *shape, val_kind kind)
+static vkn_val new_val(vkn_graph *g, const char *name, vkn_dtype dtype, int ndim, const int64_t *shape_in, val_kind kind)
 {
     if (g->status != VKN_OK) return VKN_NONE;
+    /* callers often pass another value's shape, which the realloc below may move: copy it first */
+    int64_t shape[VKN_MAX_DIMS] = {0};
+    char name_copy[64];
+    snprintf(name_copy, sizeof name_copy, "%s", name ? name : "v");
+    name = name_copy;
+    if (ndim >= 1 && ndim <= VKN_MAX_DIMS) memcpy(shape, shape_in, (size_t)ndim * sizeof *shape);
     if (g->compiled) {
         vkn_graph_fail(g, vkn_status_set(VKN_ERR_ARG, "graph %s: cannot add values after compile", g->name));
         return VKN_NONE;

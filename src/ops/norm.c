@@ -80,6 +80,21 @@ const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i)
 
 static const char *kname(const vkn_norm *nm) { return vkn_norm_kind_name(nm->o.kind); }
 
+vkn_status vkn_norm_set_tensors(vkn_norm *nm, const vkn_tensor *const *values, const vkn_tensor *const *grads)
+{
+    for (int i = 0; i < nm->ns; i++) {
+        const vkn_tensor *v = values ? values[i] : NULL, *g = grads && nm->sl[i].learned ? grads[i] : NULL;
+        if ((v && v->numel != nm->st[i].numel) || (g && g->numel != nm->st[i].numel))
+            return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): slot %s needs %lld elements", kname(nm), nm->sl[i].name,
+                                  (long long)nm->st[i].numel);
+    }
+    for (int i = 0; i < nm->ns; i++) {
+        if (values && values[i]) nm->st[i] = *values[i];
+        if (grads && grads[i] && nm->sl[i].learned) nm->gt[i] = *grads[i];
+    }
+    return VKN_OK;
+}
+
 vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed, vkn_norm **out)
 {
     if (!ctx || !arena || !out) return vkn_status_set(VKN_ERR_ARG, "norm: context, arena and out are required");
