@@ -1,0 +1,90 @@
+/* Headless support: display detection, PNG screenshots of the canvas (stb_image_write from the Debian
+ * package libstb-dev, compiled static to this file), the SIGINT flag and a monotonic clock. */
+#include "viewer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include <stb_image_write.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+bool vkn_display_available(void)
+{
+    const char *d = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+    return (d && *d) || (w && *w);
+}
+
+vkn_status vkn_canvas_write_png(const vkn_canvas *c, const char *path)
+{
+    size_t n = (size_t)c->w * c->h;
+    uint8_t *rgb = malloc(n * 3);
+    if (!rgb) return vkn_status_set(VKN_ERR_HOST_OOM, "png %s: out of memory", path);
+    for (size_t i = 0; i < n; i++) memcpy(rgb + i * 3, c->px + i * 4, 3);
+    int len = 0;
+    unsigned char *png = stbi_write_png_to_mem(rgb, c->w * 3, c->w, c->h, 3, &len);
+    free(rgb);
+    if (!png) return vkn_status_set(VKN_ERR_HOST_OOM, "png %s: encoding failed (out of memory)", path);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        int e = errno;
+        STBIW_FREE(png);
+        return vkn_status_set(VKN_ERR_IO, "png %s: cannot create the file: %s", path, strerror(e));
+    }
+    bool ok = fwrite(png, 1, (size_t)len, f) == (size_t)len;
+    ok = (fclose(f) == 0) && ok;
+    STBIW_FREE(png);
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return vkn_status_set(VKN_ERR_IO, "png %s: write failed: %s", path, strerror(e));
+    }
+    return VKN_OK;
+}
+
+static volatile sig_atomic_t sigint_count;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (++sigint_count >= 2) { /* the second Ctrl-C: do not wait for the app */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    static const char msg[] = "\nvkn: interrupt: stopping cleanly (press Ctrl-C again to stop at once)\n";
+    ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)r;
+}
+
+void vkn_sigint_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+bool vkn_sigint_pending(void) { return sigint_count > 0; }
+
+double vkn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
