@@ -16,7 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vkn-bench [options]\n"
-            "  --suite NAME       probe | gemm | norm | all (default all; probe always runs: it is the roofline)\n"
+            "  --suite NAME       probe | gemm | norm | train | all (default all; probe always runs: it is the roofline)\n"
             "  --quick            small sizes and few runs (smoke test)\n"
             "  --min-time S       repeat each test for at least S seconds (default 0.5)\n"
             "  --device D|all     Vulkan device index or name substring, or every device (default: VKN_DEVICE, else best)\n"
@@ -56,6 +56,7 @@ static int run_device(const char *device, int index, int first, int last, const 
     if (s == VKN_OK) s = bench_suite_probe(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "gemm"))) s = bench_suite_gemm(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "norm"))) s = bench_suite_norm(&b);
+    if (s == VKN_OK && (all || !strcmp(ro->suite, "train"))) s = bench_suite_train(&b);
     if (s != VKN_OK) fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
     bench_print(stdout, &b, ro->fmt, VKN_COMMIT, first, last);
     int rc = s != VKN_OK;
@@ -110,8 +111,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else { fprintf(stderr, "vkn-bench: unknown option or missing value: '%s'\n", a); usage(stderr); return 2; }
     }
-    if (strcmp(ro.suite, "all") && strcmp(ro.suite, "probe") && strcmp(ro.suite, "gemm") && strcmp(ro.suite, "norm")) {
-        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, norm, all)\n", ro.suite);
+    if (strcmp(ro.suite, "all") && strcmp(ro.suite, "probe") && strcmp(ro.suite, "gemm") && strcmp(ro.suite, "norm") &&
+        strcmp(ro.suite, "train")) {
+        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, norm, train, all)\n", ro.suite);
         return 2;
     }
     if (device && !strcmp(device, "all")) {

@@ -54,5 +54,6 @@ vkn_status bench_roofline_svg(const bench_ctx *b, const char *path);
 vkn_status bench_suite_probe(bench_ctx *b);
 vkn_status bench_suite_gemm(bench_ctx *b);
 vkn_status bench_suite_norm(bench_ctx *b);
+vkn_status bench_suite_train(bench_ctx *b);
 
 #endif

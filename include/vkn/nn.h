@@ -50,6 +50,9 @@ vkn_val vkn_nn_grad_reverse(vkn_nn *m, vkn_val x);
  * or VKN_NONE. o->channels must match x's dimension 1. */
 vkn_val vkn_nn_norm(vkn_nn *m, const char *name, vkn_val x, vkn_val ctx, const vkn_norm_opts *o);
 
+/* The vkn_norm of the first application of layer name in g (for diagnostics), or NULL. */
+vkn_norm *vkn_nn_norm_lookup(const vkn_graph *g, const char *name);
+
 /* Losses: a [1] value (mean over the batch) */
 vkn_val vkn_nn_loss(vkn_nn *m, vkn_loss_kind kind, vkn_val x, float target_value);
 vkn_val vkn_nn_softmax_ce(vkn_nn *m, vkn_val logits, vkn_val labels, float smoothing);

@@ -10,4 +10,5 @@
 #include "vkn/graph.h"
 #include "vkn/nn.h"
 #include "vkn/step.h"
+#include "vkn/models.h"
 #endif

@@ -171,3 +171,11 @@ vkn_val vkn_nn_norm(vkn_nn *m, const char *name, vkn_val x, vkn_val ctx, const v
     vkn_graph_add_op(g, &gop_norm, in, nin, &y, 1, NULL, 0, s, name);
     return y;
 }
+
+vkn_norm *vkn_nn_norm_lookup(const vkn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].type == &gop_norm && !strcmp(((const norm_state *)g->ops[i].state)->name, name))
+            return ((const norm_state *)g->ops[i].state)->nm;
+    return NULL;
+}
