@@ -147,6 +147,10 @@ void *vkn_graph_input_ptr(vkn_graph *g, vkn_val v);
 /* Set a per-step scalar (step.h slot). */
 void vkn_graph_set_step(vkn_graph *g, int slot, float value);
 void vkn_graph_set_step_u32(vkn_graph *g, int slot, uint32_t value);
+/* NaN/Inf guard (call before compile): after every op, a check of its outputs; vkn_graph_check()
+ * after a run names the first op whose output was not finite. Costs about two small dispatches per op. */
+void vkn_graph_set_nan_guard(vkn_graph *g, int on);
+vkn_status vkn_graph_check(vkn_graph *g);
 vkn_status vkn_graph_submit(vkn_graph *g);
 vkn_status vkn_graph_wait(vkn_graph *g);
 vkn_status vkn_graph_run(vkn_graph *g);               /* submit + wait */

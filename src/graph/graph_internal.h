@@ -66,6 +66,8 @@ struct vkn_graph {
     vkn_cmd *cmd;
     vkn_graph_report report;
     float **ref_params;    /* reference execution: host copies of parameters */
+    int nan_guard;
+    vkn_tensor guard_flags; /* 4 floats per op (16-byte aligned views): [0] = 1 when an output was not finite */
 };
 
 /* op types of ops_basic.c used by the autodiff itself */

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "vkn/optim.h"
 
 #define PLAN_ALIGN 256
 
@@ -62,6 +63,39 @@ static vkn_status bind(vkn_graph *g, vkn_val v, const vkn_tensor *base, uint64_t
     if (offset + t.bytes > base->bytes + PLAN_ALIGN)
         return vkn_status_set(VKN_ERR_ARG, "graph %s: value %s does not fit its memory", g->name, x->name);
     x->t = t;
+    return VKN_OK;
+}
+
+/* The guard of op i: a check of its F32 outputs into a 4-float view of the flags. */
+static vkn_status record_guard(vkn_graph *g, int i)
+{
+    const vkn_gop *op = &g->ops[i];
+    const vkn_tensor *ts[VKN_GOP_MAX_OUT];
+    int n = 0;
+    for (int k = 0; k < op->nout; k++)
+        if (G(g, op->out[k])->dtype == VKN_F32) ts[n++] = &G(g, op->out[k])->t;
+    if (!n) return VKN_OK;
+    vkn_tensor flag = g->guard_flags;
+    flag.offset += (uint64_t)i * 16;
+    flag.host = (char *)flag.host + (size_t)i * 16;
+    flag.numel = 1;
+    flag.bytes = 4;
+    flag.shape[0] = 1;
+    return vkn_op_check_finite(g->cmd, ts, n, &flag);
+}
+
+void vkn_graph_set_nan_guard(vkn_graph *g, int on) { g->nan_guard = on; }
+
+vkn_status vkn_graph_check(vkn_graph *g)
+{
+    if (!g->nan_guard || !g->compiled) return VKN_OK;
+    VKN_TRY(vkn_graph_wait(g));
+    const float *f = g->guard_flags.host;
+    for (int i = 0; i < g->nops; i++)
+        if (f[4 * i] != 0.0f)
+            return vkn_status_set(VKN_ERR_NOT_FINITE, "graph %s: op %d (%s, %s) produced NaN or Inf%s", g->name, i,
+                                  g->ops[i].label, g->ops[i].type->name,
+                                  i >= g->nforward ? " in the backward pass" : "");
     return VKN_OK;
 }
 
@@ -124,12 +158,19 @@ vkn_status vkn_graph_compile(vkn_graph *g)
         if (G(g, v)->alias != VKN_NONE) s = bind(g, v, &G(g, root_of(g, v))->t, 0);
     if (s != VKN_OK) return vkn_graph_fail(g, s);
 
+    if (g->nan_guard) {
+        int64_t n = 4 * (int64_t)(g->nops ? g->nops : 1);
+        s = vkn_tensor_alloc(g->host_arena, VKN_F32, 1, &n, &g->guard_flags);
+        if (s != VKN_OK) return vkn_graph_fail(g, s);
+        memset(g->guard_flags.host, 0, (size_t)g->guard_flags.bytes);
+    }
     s = vkn_cmd_create(g->ctx, &g->cmd);
     if (s == VKN_OK) s = vkn_cmd_begin(g->cmd);
     for (int i = 0; i < g->nops && s == VKN_OK; i++) {
         s = g->ops[i].type->record(g, &g->ops[i], g->cmd);
         if (s != VKN_OK)
             vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, i, g->ops[i].label, vkn_status_detail());
+        if (s == VKN_OK && g->nan_guard) s = record_guard(g, i);
     }
     if (s == VKN_OK) s = vkn_cmd_end(g->cmd);
     if (s != VKN_OK) return vkn_graph_fail(g, s);

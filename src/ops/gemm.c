@@ -5,6 +5,7 @@
 #include "ops/launch.h"
 #include "ops/ref.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,10 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
     int cpu = vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU;
     /* with no bias, the bias binding still needs a valid buffer: C stands in (never read) */
     const vkn_tensor *bias = o.bias_kind != VKN_BIAS_NONE ? o.bias : out;
-    vkn_dispatch d = {.label = "gemm", .push = &pc, .push_bytes = sizeof pc};
+    char label[64];   /* the profiler's table shows each GEMM's shape */
+    snprintf(label, sizeof label, "gemm %lldx%lldx%lld%s%s%s", (long long)M, (long long)N, (long long)Ka,
+             o.trans_a ? " tA" : "", o.trans_b ? " tB" : "", cn > 1 ? " batched" : "");
+    vkn_dispatch d = {.label = label, .push = &pc, .push_bytes = sizeof pc};
     uint32_t spec[5] = {(uint32_t)!!o.trans_a, (uint32_t)!!o.trans_b, (uint32_t)o.act, (uint32_t)o.bias_kind,
                         o.beta != 0.0f};
     memcpy(d.spec, spec, sizeof spec);

@@ -145,10 +145,41 @@ static void test_errors(void **state)
     vkn_params_destroy(p);
 }
 
+static void test_nan_guard(void **state)
+{
+    (void)state;
+    vkn_params *p;
+    assert_int_equal(vkn_params_create(tu_ctx, 1, &p), VKN_OK);
+    int64_t ws[2] = {3, 4};
+    int w = vkn_params_add(p, "w", 2, ws, VKN_INIT_XAVIER, 0, 4, 3);
+    vkn_graph *g;
+    assert_int_equal(vkn_graph_create(p, "guarded", &g), VKN_OK);
+    vkn_graph_set_nan_guard(g, 1);
+    int64_t xs[2] = {2, 4};
+    vkn_val x = vkn_graph_input(g, "x", VKN_F32, 2, xs);
+    vkn_val h = vkn_graph_unary(g, VKN_UNARY_SCALE, 2.0f, x);
+    vkn_val lg = vkn_graph_unary(g, VKN_UNARY_LOG, 0, h);                /* log of a negative: NaN */
+    vkn_val y = vkn_graph_linear(g, lg, vkn_graph_param(g, w, 1), VKN_NONE, VKN_ACT_NONE, 0);
+    vkn_val loss = vkn_graph_reduce(g, VKN_REDUCE_MEAN, y, 3);
+    assert_int_equal(vkn_graph_backward(g, loss), VKN_OK);
+    assert_int_equal(vkn_graph_compile(g), VKN_OK);
+    float *xh = vkn_graph_input_ptr(g, x);
+    for (int i = 0; i < 8; i++) xh[i] = 1.0f + i;
+    assert_int_equal(vkn_graph_run(g), VKN_OK);
+    assert_int_equal(vkn_graph_check(g), VKN_OK);
+    xh[5] = -1.0f;
+    assert_int_equal(vkn_graph_run(g), VKN_OK);
+    assert_int_equal(vkn_graph_check(g), VKN_ERR_NOT_FINITE);
+    assert_non_null(strstr(vkn_status_detail(), "op 1 (log"));   /* the first op with a non-finite output */
+    vkn_graph_destroy(g);
+    vkn_params_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp_gradients), cmocka_unit_test(test_memory_reuse), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nan_guard),
     };
     return TU_RUN(tests);
 }
