@@ -63,9 +63,17 @@ vkn_val vkn_nn_argmax(vkn_nn *m, vkn_val x);
 vkn_val vkn_nn_rand_normal(vkn_nn *m, int ndim, const int64_t *shape, uint32_t stream);
 vkn_val vkn_nn_rand_labels(vkn_nn *m, int64_t n, int k, uint32_t stream);
 
+/* A [1] value: the global L2 norm of the gradients of the parameters this graph trains whose name
+ * starts with prefix (NULL: all). Call after vkn_graph_backward (and before the optimizer). */
+vkn_val vkn_nn_grad_norm(vkn_nn *m, const char *prefix);
+
 /* Append update ops for every parameter this graph trains whose name starts with prefix (NULL:
  * all); creates the optimizer state in the store ("<param>.m", "<param>.v", ...). */
 vkn_status vkn_nn_optimizer(vkn_nn *m, const vkn_optim_opts *o, const char *prefix);
+
+/* Rows [0, rows_a) of x [N, ...] into *a and rows [rows_a, N) into *b (either pointer may be NULL);
+ * backward: the two gradients concatenated (zeros for a part that gets none). */
+void vkn_nn_split(vkn_nn *m, vkn_val x, int64_t rows_a, vkn_val *a, vkn_val *b);
 
 #ifdef __cplusplus
 }

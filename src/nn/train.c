@@ -218,6 +218,43 @@ vkn_val vkn_nn_grad_reverse(vkn_nn *m, vkn_val x)
     return y;
 }
 
+/* ---- gradient norm ---- */
+
+static vkn_status gnorm_record(vkn_graph *g, const vkn_gop *op, vkn_cmd *c)
+{
+    const vkn_tensor *ts[VKN_GOP_MAX_IN];
+    for (int i = 0; i < op->nin; i++) ts[i] = T(op->in[i]);
+    return vkn_op_grad_norm(c, ts, op->nin, T(op->out[0]));
+}
+static const vkn_gop_type gop_gnorm = {"grad_norm", gnorm_record, NULL, NULL, NULL};
+
+vkn_val vkn_nn_grad_norm(vkn_nn *m, const char *prefix)
+{
+    vkn_graph *g = m->g;
+    if (vkn_graph_status(g) != VKN_OK) return VKN_NONE;
+    vkn_val in[VKN_GOP_MAX_IN];
+    int n = 0;
+    for (vkn_val v = 0; v < g->nvals; v++) {
+        gval *p = G(g, v);
+        if (p->kind != VAL_PARAM || !p->train_param || p->grad == VKN_NONE) continue;
+        if (prefix && strncmp(vkn_params_name(m->params, p->param), prefix, strlen(prefix))) continue;
+        if (n == VKN_GOP_MAX_IN) {
+            vkn_graph_fail(g, vkn_status_set(VKN_ERR_UNSUPPORTED, "grad_norm: more than %d gradient tensors", VKN_GOP_MAX_IN));
+            return VKN_NONE;
+        }
+        in[n++] = p->grad;
+    }
+    if (!n) {
+        vkn_graph_fail(g, vkn_status_set(VKN_ERR_ARG, "grad_norm: no trained parameter matches (call after backward)"));
+        return VKN_NONE;
+    }
+    int64_t one = 1;
+    vkn_val out = vkn_graph_value(g, "grad_norm", VKN_F32, 1, &one);
+    vkn_graph_add_op(g, &gop_gnorm, in, n, &out, 1, NULL, 0, NULL, "grad-norm");
+    vkn_graph_keep(g, out);
+    return out;
+}
+
 /* ---- optimizer ---- */
 
 typedef struct { vkn_optim_opts o; } optim_attr;

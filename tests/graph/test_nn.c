@@ -134,7 +134,7 @@ static void test_gan_gradients(void **state)
 }
 
 /* Two Gaussian blobs per class in 8-D: an MLP with Adam must separate 4 classes. */
-typedef struct { vkn_params *p; vkn_graph *g; vkn_val x, y, loss, acc; } clf;
+typedef struct { vkn_params *p; vkn_graph *g; vkn_val x, y, loss, acc, gnorm; } clf;
 
 static void clf_build(clf *c, uint64_t seed)
 {
@@ -151,6 +151,7 @@ static void clf_build(clf *c, uint64_t seed)
     vkn_graph_keep(c->g, c->loss);
     vkn_graph_keep(c->g, c->acc);
     assert_int_equal(vkn_graph_backward(c->g, c->loss), VKN_OK);
+    c->gnorm = vkn_nn_grad_norm(&m, NULL);
     vkn_optim_opts o = {.kind = VKN_OPTIM_ADAM, .lr_slot = VKN_STEP_LR0};
     assert_int_equal(vkn_nn_optimizer(&m, &o, NULL), VKN_OK);
     vkn_status s = vkn_graph_compile(c->g);
@@ -183,6 +184,19 @@ static float clf_step(clf *c, int step, float *acc)
     int right = 0;
     for (int i = 0; i < 32; i++) right += pred[i] == y[i];
     if (acc) *acc = right / 32.0f;
+    /* the reported gradient norm is the norm of the store's gradients (read after the run) */
+    float gn;
+    assert_int_equal(vkn_graph_read(c->g, c->gnorm, &gn), VKN_OK);
+    double ss = 0;
+    for (int pi = 0; pi < vkn_params_count(c->p); pi++) {
+        const vkn_tensor *gt = vkn_params_grad(c->p, pi);
+        if (!gt) continue;
+        float *h = tu_alloc(gt->numel);
+        tu_download(gt, h);
+        for (int64_t i = 0; i < gt->numel; i++) ss += (double)h[i] * h[i];
+        free(h);
+    }
+    if (!(fabs(gn - sqrt(ss)) <= 1e-5 + 1e-4 * sqrt(ss))) fail_msg("grad norm %g, expected %g", gn, sqrt(ss));
     return loss;
 }
 
