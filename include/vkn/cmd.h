@@ -30,6 +30,9 @@ vkn_status vkn_cmd_begin(vkn_cmd *c);
 vkn_status vkn_cmd_end(vkn_cmd *c);
 /* Submit the recording (waits first if the previous submit of this stream is still running). */
 vkn_status vkn_cmd_submit(vkn_cmd *c);
+/* Submit so that the device starts this stream only after prev's last submit finished (a timeline
+ * semaphore wait, no host round trip): two graphs of one training step run back to back. */
+vkn_status vkn_cmd_submit_after(vkn_cmd *c, const vkn_cmd *prev);
 /* Wait for the last submit; reports device loss with the names of the dispatches in it. */
 vkn_status vkn_cmd_wait(vkn_cmd *c);
 /* submit + wait */

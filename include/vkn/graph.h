@@ -152,6 +152,8 @@ void vkn_graph_set_step_u32(vkn_graph *g, int slot, uint32_t value);
 void vkn_graph_set_nan_guard(vkn_graph *g, int on);
 vkn_status vkn_graph_check(vkn_graph *g);
 vkn_status vkn_graph_submit(vkn_graph *g);
+/* Submit g to start on the device when prev's last submit has finished (no host wait between). */
+vkn_status vkn_graph_submit_after(vkn_graph *g, const vkn_graph *prev);
 vkn_status vkn_graph_wait(vkn_graph *g);
 vkn_status vkn_graph_run(vkn_graph *g);               /* submit + wait */
 /* Read a value (kept, an input, or a parameter) after a run. */

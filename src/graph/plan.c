@@ -198,6 +198,12 @@ vkn_status vkn_graph_submit(vkn_graph *g)
     return vkn_cmd_submit(g->cmd);
 }
 
+vkn_status vkn_graph_submit_after(vkn_graph *g, const vkn_graph *prev)
+{
+    if (!g->compiled || !prev->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: not compiled", g->name);
+    return vkn_cmd_submit_after(g->cmd, prev->cmd);
+}
+
 vkn_status vkn_graph_wait(vkn_graph *g) { return g->cmd ? vkn_cmd_wait(g->cmd) : VKN_OK; }
 
 vkn_status vkn_graph_run(vkn_graph *g)

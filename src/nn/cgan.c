@@ -14,6 +14,8 @@ struct vkn_cgan {
     vkn_graph *gd, *gg, *gs;           /* D step, G step, sampling */
     vkn_val real, real_y, loss_d, loss_g, d_real_logit, d_fake_logit;
     vkn_val s_z, s_y, s_img;
+    vkn_graph *gi;                     /* class interpolation (built on first use) */
+    vkn_val i_z, i_a, i_b, i_t, i_img;
 };
 
 vkn_cgan_config vkn_cgan_defaults(void)
@@ -35,20 +37,45 @@ static vkn_norm_opts norm_opts(const vkn_cgan_config *c, vkn_norm_kind kind, int
     return o;
 }
 
-/* G(z, y): [B, zdim] x [B] -> [B, C, 28, 28] */
-static vkn_val generator(vkn_nn *m, const vkn_cgan_config *c, vkn_val z, vkn_val y)
+/* A normalization layer of G; with a second class y2 (VKN_NONE: none) and a blend t [B, 1, 1, 1], the
+ * outputs for y and y2 are blended when the kind takes the class as its context. */
+static vkn_val g_norm(vkn_nn *m, const char *name, vkn_val h, vkn_val y, vkn_val y2, vkn_val t, const vkn_norm_opts *o)
+{
+    vkn_val a = vkn_nn_norm(m, name, h, y, o);
+    if (y2 == VKN_NONE || !vkn_norm_needs_ctx(o->kind)) return a;
+    vkn_val b = vkn_nn_norm(m, name, h, y2, o);
+    vkn_graph *g = m->g;
+    return vkn_graph_binary(g, VKN_BINARY_ADD, a, vkn_graph_binary(g, VKN_BINARY_MUL, t, vkn_graph_binary(g, VKN_BINARY_SUB, b, a)));
+}
+
+/* G(z, y): [B, zdim] x [B] -> [B, C, 28, 28]. With y2 and t ([B, 1]): conditioned on the blend
+ * (1 - t) y + t y2 (one-hot input blended, class-context norms blended). */
+static vkn_val generator_mix(vkn_nn *m, const vkn_cgan_config *c, vkn_val z, vkn_val y, vkn_val y2, vkn_val t)
 {
     int w1 = c->base ? 128 : 64, w2 = c->base ? 64 : 32;
-    int64_t b = vkn_graph_dim(m->g, z, 0);
-    vkn_val h = vkn_nn_linear(m, "g.fc", vkn_nn_concat(m, z, vkn_nn_one_hot(m, y, c->classes)), w1 * 49, 1);
+    vkn_graph *g = m->g;
+    int64_t b = vkn_graph_dim(g, z, 0);
+    vkn_val oh = vkn_nn_one_hot(m, y, c->classes), t4 = VKN_NONE;
+    if (y2 != VKN_NONE) {
+        vkn_val oh2 = vkn_nn_one_hot(m, y2, c->classes);
+        oh = vkn_graph_binary(g, VKN_BINARY_ADD, oh, vkn_graph_binary(g, VKN_BINARY_MUL, t, vkn_graph_binary(g, VKN_BINARY_SUB, oh2, oh)));
+        int64_t ts[4] = {b, 1, 1, 1};
+        t4 = vkn_graph_reshape(g, t, 4, ts);
+    }
+    vkn_val h = vkn_nn_linear(m, "g.fc", vkn_nn_concat(m, z, oh), w1 * 49, 1);
     int64_t s[4] = {b, w1, 7, 7};
-    h = vkn_graph_reshape(m->g, h, 4, s);
+    h = vkn_graph_reshape(g, h, 4, s);
     vkn_norm_opts o1 = norm_opts(c, c->norm_g, w1), o2 = norm_opts(c, c->norm_g, w2);
-    h = vkn_nn_act(m, VKN_ACT_RELU, 0, vkn_nn_norm(m, "g.norm1", h, y, &o1));
+    h = vkn_nn_act(m, VKN_ACT_RELU, 0, g_norm(m, "g.norm1", h, y, y2, t4, &o1));
     h = vkn_nn_conv_transpose2d(m, "g.convT1", h, w2, 4, 2, 1, 1);
-    h = vkn_nn_act(m, VKN_ACT_RELU, 0, vkn_nn_norm(m, "g.norm2", h, y, &o2));
+    h = vkn_nn_act(m, VKN_ACT_RELU, 0, g_norm(m, "g.norm2", h, y, y2, t4, &o2));
     h = vkn_nn_conv_transpose2d(m, "g.convT2", h, c->channels, 4, 2, 1, 1);
     return vkn_nn_act(m, VKN_ACT_TANH, 0, h);
+}
+
+static vkn_val generator(vkn_nn *m, const vkn_cgan_config *c, vkn_val z, vkn_val y)
+{
+    return generator_mix(m, c, z, y, VKN_NONE, VKN_NONE);
 }
 
 /* D(x, y): [B, C, 28, 28] x [B] -> logits [B, 1] (projection discriminator) */
@@ -161,6 +188,7 @@ void vkn_cgan_destroy(vkn_cgan *m)
     vkn_graph_destroy(m->gd);
     vkn_graph_destroy(m->gg);
     vkn_graph_destroy(m->gs);
+    vkn_graph_destroy(m->gi);
     vkn_params_destroy(m->p);
     free(m);
 }
@@ -189,8 +217,11 @@ vkn_status vkn_cgan_step(vkn_cgan *m, int64_t step, vkn_cgan_stats *out)
     uint32_t rng = (uint32_t)step;
     set_step(m->gd, step, rng, m->c.lr_d);
     set_step(m->gg, step, rng, m->c.lr_g);
-    VKN_TRY(vkn_graph_run(m->gd));
-    VKN_TRY(vkn_graph_run(m->gg));
+    /* one host wait per step: the G step starts on the device when the D step is done */
+    VKN_TRY(vkn_graph_submit(m->gd));
+    VKN_TRY(vkn_graph_submit_after(m->gg, m->gd));
+    VKN_TRY(vkn_graph_wait(m->gg));
+    VKN_TRY(vkn_graph_wait(m->gd));
     if (out) {
         float *buf = malloc((size_t)m->c.batch * sizeof *buf);
         if (!buf) return vkn_status_set(VKN_ERR_HOST_OOM, "cgan step");
@@ -216,6 +247,42 @@ vkn_status vkn_cgan_generate(vkn_cgan *m, const float *z, const int32_t *labels,
     memcpy(vkn_graph_input_ptr(m->gs, m->s_y), labels, (size_t)m->c.samples * sizeof *labels);
     VKN_TRY(vkn_graph_run(m->gs));
     return vkn_graph_read(m->gs, m->s_img, images);
+}
+
+static vkn_status build_interpolator(vkn_cgan *m)
+{
+    const vkn_cgan_config *c = &m->c;
+    VKN_TRY(vkn_graph_create(m->p, "cgan-interpolate", &m->gi));
+    vkn_graph *g = m->gi;
+    vkn_nn gen = {.g = g, .params = m->p, .train = 0, .trainable = 0, .init = VKN_INIT_NORMAL, .init_scale = 0.02f, .seed = c->seed};
+    int64_t zs[2] = {c->samples, c->zdim}, ys[1] = {c->samples}, ts[2] = {c->samples, 1};
+    m->i_z = vkn_graph_input(g, "z", VKN_F32, 2, zs);
+    m->i_a = vkn_graph_input(g, "labels_a", VKN_I32, 1, ys);
+    m->i_b = vkn_graph_input(g, "labels_b", VKN_I32, 1, ys);
+    m->i_t = vkn_graph_input(g, "t", VKN_F32, 2, ts);
+    m->i_img = generator_mix(&gen, c, m->i_z, m->i_a, m->i_b, m->i_t);
+    vkn_graph_keep(g, m->i_img);
+    return vkn_graph_compile(g);
+}
+
+vkn_status vkn_cgan_interpolate(vkn_cgan *m, const float *z, const int32_t *a, const int32_t *b, const float *t,
+                                float *images)
+{
+    if (!m->gi) {
+        vkn_status s = build_interpolator(m);
+        if (s != VKN_OK) {
+            vkn_graph_destroy(m->gi);
+            m->gi = NULL;
+            return s;
+        }
+    }
+    size_t n = (size_t)m->c.samples;
+    memcpy(vkn_graph_input_ptr(m->gi, m->i_z), z, n * m->c.zdim * sizeof *z);
+    memcpy(vkn_graph_input_ptr(m->gi, m->i_a), a, n * sizeof *a);
+    memcpy(vkn_graph_input_ptr(m->gi, m->i_b), b, n * sizeof *b);
+    memcpy(vkn_graph_input_ptr(m->gi, m->i_t), t, n * sizeof *t);
+    VKN_TRY(vkn_graph_run(m->gi));
+    return vkn_graph_read(m->gi, m->i_img, images);
 }
 
 vkn_norm *vkn_cgan_norm(vkn_cgan *m, int layer)

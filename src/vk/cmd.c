@@ -326,21 +326,34 @@ vkn_status vkn_cmd_end(vkn_cmd *c)
     return VKN_OK;
 }
 
-vkn_status vkn_cmd_submit(vkn_cmd *c)
+static vkn_status submit(vkn_cmd *c, const vkn_cmd *prev)
 {
     if (!c->recorded) return vkn_status_set(VKN_ERR_ARG, "vkn_cmd_submit: nothing recorded (begin/end first)");
     if (c->in_flight) VKN_TRY(vkn_cmd_wait(c));
-    uint64_t signal = c->value + 1;
+    uint64_t signal = c->value + 1, wait = prev ? prev->value : 0;
+    VkPipelineStageFlags stage = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
     VkTimelineSemaphoreSubmitInfo ts = {.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
-                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &signal};
+                                        .signalSemaphoreValueCount = 1, .pSignalSemaphoreValues = &signal,
+                                        .waitSemaphoreValueCount = prev ? 1 : 0, .pWaitSemaphoreValues = &wait};
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .pNext = &ts, .commandBufferCount = 1,
-                       .pCommandBuffers = &c->cb, .signalSemaphoreCount = 1, .pSignalSemaphores = &c->timeline};
+                       .pCommandBuffers = &c->cb, .signalSemaphoreCount = 1, .pSignalSemaphores = &c->timeline,
+                       .waitSemaphoreCount = prev ? 1 : 0, .pWaitSemaphores = prev ? &prev->timeline : NULL,
+                       .pWaitDstStageMask = prev ? &stage : NULL};
     VkResult r = vkQueueSubmit(c->ctx->queue, 1, &si, VK_NULL_HANDLE);
     if (r != VK_SUCCESS) return vkn_vk_check(r, "vkQueueSubmit");
     c->value = signal;
     c->in_flight = 1;
     c->stats.submits++;
     return VKN_OK;
+}
+
+vkn_status vkn_cmd_submit(vkn_cmd *c) { return submit(c, NULL); }
+
+vkn_status vkn_cmd_submit_after(vkn_cmd *c, const vkn_cmd *prev)
+{
+    if (!prev || !prev->value) return submit(c, NULL);
+    if (prev->ctx != c->ctx) return vkn_status_set(VKN_ERR_ARG, "vkn_cmd_submit_after: streams of different contexts");
+    return submit(c, prev);
 }
 
 static void print_profile(vkn_cmd *c)

@@ -83,6 +83,36 @@ static void test_replay(void **state)
     for (int i = 0; i < 33; i++) assert_float_equal(out[i], 3.0f, 0.0f);
 }
 
+static void test_submit_after(void **state)
+{
+    (void)state;
+    /* stream b reads what stream a writes; b is submitted to wait on a on the device */
+    int64_t shape[1] = {4096};
+    vkn_tensor x = tu_tensor(1, shape, NULL), y = tu_tensor(1, shape, NULL);
+    vkn_cmd *a, *b;
+    assert_int_equal(vkn_cmd_create(tu_ctx, &a), VKN_OK);
+    assert_int_equal(vkn_cmd_create(tu_ctx, &b), VKN_OK);
+    assert_int_equal(vkn_cmd_begin(a), VKN_OK);
+    tu_check_op(vkn_op_fill(a, &x, 3.0f));
+    tu_check_op(vkn_op_unary(a, VKN_UNARY_SCALE, 2.0f, &x, &y));
+    tu_check_op(vkn_op_copy(a, &y, &x));                       /* x = 6 */
+    assert_int_equal(vkn_cmd_end(a), VKN_OK);
+    assert_int_equal(vkn_cmd_begin(b), VKN_OK);
+    tu_check_op(vkn_op_unary(b, VKN_UNARY_SCALE, 0.5f, &x, &y)); /* y = 3 only if a finished first */
+    assert_int_equal(vkn_cmd_end(b), VKN_OK);
+    for (int r = 0; r < 5; r++) {
+        assert_int_equal(vkn_cmd_submit(a), VKN_OK);
+        assert_int_equal(vkn_cmd_submit_after(b, a), VKN_OK);
+        assert_int_equal(vkn_cmd_wait(b), VKN_OK);
+        assert_int_equal(vkn_cmd_wait(a), VKN_OK);
+        float out[4096];
+        tu_download(&y, out);
+        for (int i = 0; i < 4096; i++) assert_float_equal(out[i], 3.0f, 0.0f);
+    }
+    vkn_cmd_destroy(b);
+    vkn_cmd_destroy(a);
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -120,7 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain),  cmocka_unit_test(test_independent), cmocka_unit_test(test_write_after_read),
-        cmocka_unit_test(test_replay), cmocka_unit_test(test_arena),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_replay), cmocka_unit_test(test_arena),       cmocka_unit_test(test_submit_after),       cmocka_unit_test(test_errors),
     };
     return TU_RUN(tests);
 }
