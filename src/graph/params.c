@@ -68,24 +68,32 @@ static void init_values(float *v, int64_t n, vkn_init init, float scale, int64_t
     }
 }
 
-static int add_item(vkn_params *p, const char *name, int ndim, const int64_t *shape, int learned, vkn_init init,
-                    float scale, int64_t fan_in, int64_t fan_out)
+/* A new zeroed item named name at the end (NULL with the status set when it cannot be). */
+static vkn_param_item *new_item(vkn_params *p, const char *name)
 {
-    if (p->status != VKN_OK) return -1;
+    if (p->status != VKN_OK) return NULL;
     if (vkn_params_find(p, name) >= 0) {
         p->status = vkn_status_set(VKN_ERR_ARG, "params: '%s' added twice", name);
-        return -1;
+        return NULL;
     }
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 32;
         vkn_param_item *it = realloc(p->items, (size_t)cap * sizeof *it);
-        if (!it) { p->status = vkn_status_set(VKN_ERR_HOST_OOM, "params"); return -1; }
+        if (!it) { p->status = vkn_status_set(VKN_ERR_HOST_OOM, "params"); return NULL; }
         p->items = it;
         p->cap = cap;
     }
     vkn_param_item *it = &p->items[p->n];
     memset(it, 0, sizeof *it);
     snprintf(it->name, sizeof it->name, "%s", name);
+    return it;
+}
+
+static int add_item(vkn_params *p, const char *name, int ndim, const int64_t *shape, int learned, vkn_init init,
+                    float scale, int64_t fan_in, int64_t fan_out)
+{
+    vkn_param_item *it = new_item(p, name);
+    if (!it) return -1;
     it->learned = learned;
     vkn_status s = vkn_tensor_alloc(p->arena, VKN_F32, ndim, shape, &it->value);
     if (s == VKN_OK && learned) s = vkn_tensor_alloc(p->arena, VKN_F32, ndim, shape, &it->grad);
@@ -116,21 +124,8 @@ int vkn_params_add_buffer(vkn_params *p, const char *name, int ndim, const int64
 
 int vkn_params_adopt(vkn_params *p, const char *name, const vkn_tensor *value, const vkn_tensor *grad)
 {
-    if (p->status != VKN_OK) return -1;
-    if (vkn_params_find(p, name) >= 0) {
-        p->status = vkn_status_set(VKN_ERR_ARG, "params: '%s' added twice", name);
-        return -1;
-    }
-    if (p->n == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 32;
-        vkn_param_item *it = realloc(p->items, (size_t)cap * sizeof *it);
-        if (!it) { p->status = vkn_status_set(VKN_ERR_HOST_OOM, "params"); return -1; }
-        p->items = it;
-        p->cap = cap;
-    }
-    vkn_param_item *it = &p->items[p->n];
-    memset(it, 0, sizeof *it);
-    snprintf(it->name, sizeof it->name, "%s", name);
+    vkn_param_item *it = new_item(p, name);
+    if (!it) return -1;
     it->value = *value;
     it->learned = grad != NULL;
     if (grad) it->grad = *grad;

@@ -1,7 +1,6 @@
 /* The static graph: whole-graph gradients against central finite differences of the
  * reference-executed graph, memory reuse by liveness, replay determinism, errors. */
-#include "../common/testutil.h"
-#include "vkn/graph.h"
+#include "graph_testutil.h"
 #include "vkn/step.h"
 
 static vkn_params *new_params(uint64_t seed)
@@ -16,40 +15,6 @@ static void fill_input(vkn_graph *g, vkn_val v, double lo, double hi)
     float *x = vkn_graph_input_ptr(g, v);
     assert_non_null(x);
     tu_fill(x, vkn_graph_numel(g, v), lo, hi);
-}
-
-/* Device gradients of every trained parameter against central differences of the reference loss. */
-static void check_grads(vkn_graph *g, vkn_params *p, vkn_val loss, double h, double atol, double rtol)
-{
-    assert_int_equal(vkn_graph_run(g), VKN_OK);
-    float dev_loss, ref_loss;
-    assert_int_equal(vkn_graph_read(g, loss, &dev_loss), VKN_OK);
-    assert_int_equal(vkn_graph_reference(g, loss, &ref_loss), VKN_OK);
-    tu_assert_close("loss", &dev_loss, &ref_loss, 1, 1e-5, 1e-4);
-    for (int pi = 0; pi < vkn_params_count(p); pi++) {
-        const vkn_tensor *gt = vkn_params_grad(p, pi);
-        if (!gt) continue;
-        int64_t n = gt->numel;
-        float *grad = tu_alloc(n), *val = tu_alloc(n), *fd = tu_alloc(n);
-        tu_download(gt, grad);
-        tu_download(vkn_params_value(p, pi), val);
-        for (int64_t i = 0; i < n; i++) {
-            float keep = val[i], lp, lm;
-            val[i] = keep + (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lp), VKN_OK);
-            val[i] = keep - (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lm), VKN_OK);
-            val[i] = keep;
-            fd[i] = (float)(((double)lp - (double)lm) / (2 * h));
-        }
-        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-        char what[128];
-        snprintf(what, sizeof what, "d loss / d %s (device vs finite differences)", vkn_params_name(p, pi));
-        tu_assert_close(what, grad, fd, n, atol, rtol);
-        free(grad); free(val); free(fd);
-    }
 }
 
 static void test_mlp_gradients(void **state)
@@ -82,7 +47,7 @@ static void test_mlp_gradients(void **state)
     fill_input(g, x, -1, 1);
     fill_input(g, t, -1, 1);
     fill_input(g, c, 0.5, 1.5);
-    check_grads(g, p, loss, 1e-2, 2e-3, 2e-2);
+    gt_check_grads(g, p, loss, 1e-2, 2e-3, 2e-2);
     vkn_graph_report r = vkn_graph_get_report(g);
     assert_true(r.dispatches > 0 && r.activation_bytes <= r.activation_naive);
     vkn_graph_destroy(g);

@@ -2,43 +2,10 @@
  * conditional GAN (the discriminator, with BatchNorm, applied to real and fake images in one graph)
  * against central finite differences of the reference-executed graph; a classifier that learns;
  * bit-identical replays; checkpoints that round-trip and resume exactly. */
-#include "../common/testutil.h"
+#include "graph_testutil.h"
 #include "vkn/vkn.h"
 
 #include <unistd.h>
-
-static void check_grads(vkn_graph *g, vkn_params *p, vkn_val loss, double h, double atol, double rtol)
-{
-    assert_int_equal(vkn_graph_run(g), VKN_OK);
-    float dev_loss, ref_loss;
-    assert_int_equal(vkn_graph_read(g, loss, &dev_loss), VKN_OK);
-    assert_int_equal(vkn_graph_reference(g, loss, &ref_loss), VKN_OK);
-    tu_assert_close("loss", &dev_loss, &ref_loss, 1, 1e-4, 1e-3);
-    for (int pi = 0; pi < vkn_params_count(p); pi++) {
-        const vkn_tensor *gt = vkn_params_grad(p, pi);
-        if (!gt) continue;
-        int64_t n = gt->numel;
-        float *grad = tu_alloc(n), *val = tu_alloc(n), *fd = tu_alloc(n);
-        tu_download(gt, grad);
-        tu_download(vkn_params_value(p, pi), val);
-        for (int64_t i = 0; i < n; i++) {
-            float keep = val[i], lp, lm;
-            val[i] = keep + (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lp), VKN_OK);
-            val[i] = keep - (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lm), VKN_OK);
-            val[i] = keep;
-            fd[i] = (float)(((double)lp - (double)lm) / (2 * h));
-        }
-        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-        char what[128];
-        snprintf(what, sizeof what, "d loss / d %s (device vs finite differences)", vkn_params_name(p, pi));
-        tu_assert_close(what, grad, fd, n, atol, rtol);
-        free(grad); free(val); free(fd);
-    }
-}
 
 static void test_cnn_gradients(void **state)
 {
@@ -67,7 +34,7 @@ static void test_cnn_gradients(void **state)
     tu_fill(xh, 3 * 2 * 36, -1, 1);
     int32_t *lh = vkn_graph_input_ptr(g, labels);
     lh[0] = 1; lh[1] = 4; lh[2] = 0;
-    check_grads(g, p, loss, 2e-3, 3e-3, 3e-2);
+    gt_check_grads(g, p, loss, 2e-3, 3e-3, 3e-2);
     vkn_graph_destroy(g);
     vkn_params_destroy(p);
 }
@@ -127,7 +94,7 @@ static void test_gan_gradients(void **state)
         tu_fill(vkn_graph_input_ptr(g, real), 64, -1, 1);
         int32_t *yh = vkn_graph_input_ptr(g, y);
         yh[0] = 0; yh[1] = 2; yh[2] = 2; yh[3] = 0;   /* class 1 absent; two samples per present class */
-        check_grads(g, p, loss, 2e-3, 4e-3, 4e-2);
+        gt_check_grads(g, p, loss, 2e-3, 4e-3, 4e-2);
         vkn_graph_destroy(g);
         vkn_params_destroy(p);
     }
