@@ -36,6 +36,8 @@ layout(push_constant) uniform PC {
     uint use_batch, flags, naff, step;
     float eps, momentum, invP, invC;
     float ubn_thr, pdrop, f2, f3;
+    uint nq, qlen, nitem, ncb;   // mixture / dense stage 1: sample chunks, samples per chunk, merge
+                                 // items per segment, channel blocks of 4
 } p;
 
 // a / b for a < 2^24 via a float reciprocal, corrected (llvmpipe has no vector integer division)

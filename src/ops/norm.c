@@ -13,7 +13,8 @@
  * So a forward is 3 dispatches (stage 1, merge, apply; + prep for ids, + coef for bcn), a backward
  * 3 (+ coef for bcn / CN-emb). The CPU path (lavapipe) merges serially per invocation (no barriers);
  * the GPU path (VKN_PATH=gpu or a GPU) merges with a workgroup per segment and a shared-memory tree.
- * Both are reproducible: fixed merge order, no float atomics. */
+ * Both are reproducible: fixed merge order, no float atomics.
+ * acn and mn (weighted moments, posteriors recomputed) live in norm_mix.c; afn is not on the device yet. */
 #include "vkn/norm.h"
 #include "vkn/ops.h"
 #include "ops/launch.h"
@@ -24,48 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_AFFINE = 1, F_PRIOR_SCALE = 2, F_EMBEDDER = 4, F_UBN_BATCH_ABOVE = 8 };
-
-typedef struct norm_pc {
-    uint32_t N, C, P, total;
-    uint32_t nchunk, clen, G, cw;
-    uint32_t K, nseg, NK, train;
-    uint32_t use_batch, flags, naff, step;
-    float eps, momentum, invP, invC;
-    float ubn_thr, pdrop, f2, f3;
-} norm_pc;
-
-typedef struct norm_ws {
-    int N, P;                  /* shape of this workspace (N = 0: none yet) */
-    int nchunk, clen;
-    vkn_tensor part;           /* vec4 per (row, chunk) (not when P = 1) */
-    vkn_tensor seg, bseg;      /* vec4 per segment */
-    vkn_tensor ftab, btab;     /* vec4 per table entry */
-    vkn_tensor kmap, bad;      /* per sample */
-    vkn_tensor dtmp;           /* cn-emb: d(k,c) of mu and log-std */
-    vkn_tensor ubn;            /* ubn: per-sample norms and similarity state */
-} norm_ws;
-
-struct vkn_norm {
-    vkn_context *ctx;
-    vkn_arena *arena;
-    vkn_norm_opts o;
-    double *priors;            /* owned copy of o.cn_priors */
-    vkn_norm_slot sl[VKN_NORM_MAX_SLOTS];
-    int ns;
-    vkn_tensor st[VKN_NORM_MAX_SLOTS], gt[VKN_NORM_MAX_SLOTS];
-    vkn_tensor dummy;
-    norm_ws ws;
-    int fwd_done;              /* a forward was recorded for ws's shape */
-    int fwd_batch;             /* its statistics were batch ones */
-    int gi, bi, rm, rv, aux;   /* slot indices (-1: none) */
-};
+#include "ops/norm_dev.h"
 
 static int has_running(vkn_norm_kind k)
 {
     return k == VKN_NORM_BN || k == VKN_NORM_CBN || k == VKN_NORM_UBN || k == VKN_NORM_CN || k == VKN_NORM_BCN ||
-           k == VKN_NORM_AFN;
+           k == VKN_NORM_AFN || k == VKN_NORM_ACN || k == VKN_NORM_MN;
 }
+
+static int is_mix(vkn_norm_kind k) { return k == VKN_NORM_ACN || k == VKN_NORM_MN; }
 
 const vkn_norm_opts *vkn_norm_options(const vkn_norm *nm) { return &nm->o; }
 int vkn_norm_slot_count(const vkn_norm *nm) { return nm ? nm->ns : 0; }
@@ -78,14 +46,14 @@ const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i)
     return nm && i >= 0 && i < nm->ns && nm->sl[i].learned ? &nm->gt[i] : NULL;
 }
 
-static const char *kname(const vkn_norm *nm) { return vkn_norm_kind_name(nm->o.kind); }
+const char *nm_kname(const vkn_norm *nm) { return vkn_norm_kind_name(nm->o.kind); }
 
 vkn_status vkn_norm_set_tensors(vkn_norm *nm, const vkn_tensor *const *values, const vkn_tensor *const *grads)
 {
     for (int i = 0; i < nm->ns; i++) {
         const vkn_tensor *v = values ? values[i] : NULL, *g = grads && nm->sl[i].learned ? grads[i] : NULL;
         if ((v && v->numel != nm->st[i].numel) || (g && g->numel != nm->st[i].numel))
-            return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): slot %s needs %lld elements", kname(nm), nm->sl[i].name,
+            return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): slot %s needs %lld elements", nm_kname(nm), nm->sl[i].name,
                                   (long long)nm->st[i].numel);
     }
     for (int i = 0; i < nm->ns; i++) {
@@ -142,6 +110,9 @@ vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_op
             s = vkn_tensor_upload(&nm->dummy, z);
         }
     }
+    if (s == VKN_OK && is_mix(o->kind) && o->components > NM_KMAX)
+        s = vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): at most %d components on the device (K=%d)",
+                           vkn_norm_kind_name(o->kind), NM_KMAX, o->components);
     if (s != VKN_OK) { vkn_norm_destroy(nm); return s; }
     nm->gi = vkn_norm_slot_index(&nm->o, "gamma");
     nm->bi = vkn_norm_slot_index(&nm->o, "beta");
@@ -164,19 +135,17 @@ void vkn_norm_destroy(vkn_norm *nm)
 /* ------------------------------------------------------------------------------------------------
  * Shapes and workspace
  * ---------------------------------------------------------------------------------------------- */
-typedef struct shape { int N, C, P; } shape;
-
 static vkn_status get_shape(const vkn_norm *nm, const char *what, const vkn_tensor *t, shape *sh)
 {
     char b[64];
-    if (!vkn_is_f32(t)) return vkn_status_set(VKN_ERR_ARG, "norm(%s): %s must be an f32 tensor", kname(nm), what);
+    if (!vkn_is_f32(t)) return vkn_status_set(VKN_ERR_ARG, "norm(%s): %s must be an f32 tensor", nm_kname(nm), what);
     if (t->ndim < 2 || t->shape[1] != nm->o.channels)
-        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s is %s; expected [N, %d, ...] (channels = %d)", kname(nm),
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s is %s; expected [N, %d, ...] (channels = %d)", nm_kname(nm),
                               what, vkn_tensor_shape_str(t, b, sizeof b), nm->o.channels, nm->o.channels);
     int64_t P = 1;
     for (int i = 2; i < t->ndim; i++) P *= t->shape[i];
     if (t->numel >= (1 << 24))
-        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s has %lld elements; at most 2^24 supported", kname(nm), what,
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %s has %lld elements; at most 2^24 supported", nm_kname(nm), what,
                               (long long)t->numel);
     sh->N = (int)t->shape[0];
     sh->C = nm->o.channels;
@@ -194,6 +163,7 @@ static int nseg_of(const vkn_norm *nm, shape sh)
     case VKN_NORM_CN: return o->contexts * sh.C;
     case VKN_NORM_BCN: return sh.C + sh.N;
     case VKN_NORM_CNX: return 0;
+    case VKN_NORM_ACN: case VKN_NORM_MN: return o->components * sh.C;
     default: return sh.C;
     }
 }
@@ -207,7 +177,7 @@ static int nk_of(const vkn_norm *nm, shape sh)
     }
 }
 
-static vkn_status alloc1(vkn_norm *nm, int64_t n, vkn_dtype dt, vkn_tensor *t)
+vkn_status nm_alloc1(vkn_norm *nm, int64_t n, vkn_dtype dt, vkn_tensor *t)
 {
     if (n < 4) n = 4;
     return vkn_tensor_alloc(nm->arena, dt, 1, &n, t);
@@ -228,18 +198,29 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
     }
     w->clen = (sh.P + nchunk - 1) / nchunk;
     w->nchunk = (sh.P + w->clen - 1) / w->clen;
+    /* dense (P = 1) stage 1: blocks of 4 channels over chunks of samples, enough invocations */
+    w->ncb = (sh.C + 3) / 4;
+    {
+        int want = (1024 + w->ncb - 1) / w->ncb, most = (sh.N + 7) / 8;
+        int nq = want < most ? want : most;
+        if (nq < 1) nq = 1;
+        w->qlen = (sh.N + nq - 1) / nq;
+        w->nq = (sh.N + w->qlen - 1) / w->qlen;
+    }
+    const int mix = is_mix(nm->o.kind);
     int nseg = nseg_of(nm, sh), ntab = nk_of(nm, sh) * sh.C;
-    if (sh.P > 1) VKN_TRY(alloc1(nm, 4 * rows * w->nchunk, VKN_F32, &w->part));
-    VKN_TRY(alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->seg));
-    VKN_TRY(alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->bseg));
-    VKN_TRY(alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->ftab));
-    VKN_TRY(alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->btab));
-    VKN_TRY(alloc1(nm, sh.N, VKN_F32, &w->kmap));
-    VKN_TRY(alloc1(nm, sh.N, VKN_I32, &w->bad));
+    if (mix) VKN_TRY(nm_mix_alloc(nm, sh));
+    else if (sh.P > 1) VKN_TRY(nm_alloc1(nm, 4 * rows * w->nchunk, VKN_F32, &w->part));
+    VKN_TRY(nm_alloc1(nm, (mix ? 8 : 4) * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->seg));
+    VKN_TRY(nm_alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->bseg));
+    VKN_TRY(nm_alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->ftab));
+    VKN_TRY(nm_alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->btab));
+    VKN_TRY(nm_alloc1(nm, sh.N, VKN_F32, &w->kmap));
+    VKN_TRY(nm_alloc1(nm, sh.N, VKN_I32, &w->bad));
     if (nm->o.kind == VKN_NORM_CNX && nm->o.cnx_embedder)
-        VKN_TRY(alloc1(nm, 2 * (int64_t)nm->o.contexts * sh.C, VKN_F32, &w->dtmp));
+        VKN_TRY(nm_alloc1(nm, 2 * (int64_t)nm->o.contexts * sh.C, VKN_F32, &w->dtmp));
     if (nm->o.kind == VKN_NORM_UBN)
-        VKN_TRY(alloc1(nm, 8 + (int64_t)sh.N + ((int64_t)sh.C * sh.P + 3) / 4, VKN_F32, &w->ubn));
+        VKN_TRY(nm_alloc1(nm, 8 + (int64_t)sh.N + ((int64_t)sh.C * sh.P + 3) / 4, VKN_F32, &w->ubn));
     /* defined contents for every workspace tensor (kmap is read for every method by some kernels) */
     float *z = calloc((size_t)sh.N + 4, sizeof(float));
     if (!z) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: workspace");
@@ -281,25 +262,28 @@ static norm_pc make_pc(const vkn_norm *nm, shape sh, int train, int use_batch)
     pc.invC = 1.0f / (float)sh.C;
     pc.ubn_thr = (float)o->ubn_threshold;
     pc.pdrop = (float)o->afn_dropout;
+    pc.nq = (uint32_t)nm->ws.nq;
+    pc.qlen = (uint32_t)nm->ws.qlen;
+    pc.ncb = (uint32_t)nm->ws.ncb;
     return pc;
 }
 
-static int gpu_path(const vkn_norm *nm) { return vkn_context_info(nm->ctx)->path == VKN_PATH_GPU; }
+int nm_gpu_path(const vkn_norm *nm) { return vkn_context_info(nm->ctx)->path == VKN_PATH_GPU; }
 
-static const vkn_tensor *slot_or(const vkn_norm *nm, int i) { return i >= 0 ? &nm->st[i] : &nm->dummy; }
-static const vkn_tensor *grad_or(const vkn_norm *nm, int i) { return i >= 0 && nm->sl[i].learned ? &nm->gt[i] : &nm->dummy; }
-static const vkn_tensor *ws_or(const vkn_norm *nm, const vkn_tensor *t) { return t->buffer ? t : &nm->dummy; }
+const vkn_tensor *nm_slot_or(const vkn_norm *nm, int i) { return i >= 0 ? &nm->st[i] : &nm->dummy; }
+const vkn_tensor *nm_grad_or(const vkn_norm *nm, int i) { return i >= 0 && nm->sl[i].learned ? &nm->gt[i] : &nm->dummy; }
+const vkn_tensor *nm_ws_or(const vkn_norm *nm, const vkn_tensor *t) { return t->buffer ? t : &nm->dummy; }
 
-static void set_grid(vkn_dispatch *d, uint64_t outputs, int workgroup_each)
+void nm_set_grid(vkn_dispatch *d, uint64_t outputs, int workgroup_each)
 {
     vkn_grid_1d(workgroup_each ? outputs * 64 : outputs, 64, d->groups);
 }
 
-static void set_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_t extra)
+void nm_set_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_t extra)
 {
     d->spec[0] = (uint32_t)nm->o.kind;
     d->spec[1] = pc->P == 1;
-    d->spec[2] = (uint32_t)gpu_path(nm);
+    d->spec[2] = (uint32_t)nm_gpu_path(nm);
     d->spec[3] = extra;
     d->nspec = 4;
     d->push = pc;
@@ -311,8 +295,8 @@ static vkn_status k_prep(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
 {
     vkn_dispatch d = {.shader = "norm/prep", .label = "norm-prep", .bind = {ids, &nm->ws.kmap, &nm->ws.bad},
                       .nbind = 3, .write_mask = 6};
-    set_spec(&d, nm, pc, 0);
-    set_grid(&d, pc->N, 0);
+    nm_set_spec(&d, nm, pc, 0);
+    nm_set_grid(&d, pc->N, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -323,21 +307,21 @@ static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
     vkn_dispatch d = {.shader = "norm/rowstats", .label = bwd ? "norm-rowsums" : "norm-rowstats",
                       .bind = {&nm->ws.part, &nm->ws.ftab, &nm->ws.kmap}, .nbind = 3, .write_mask = 1,
                       .texel = {x, x, gg, gg}, .ntexel = 4, .texel_vec4_mask = 5};
-    set_spec(&d, nm, pc, (uint32_t)bwd);
-    set_grid(&d, (uint64_t)pc->N * pc->C * pc->nchunk, 0);
+    nm_set_spec(&d, nm, pc, (uint32_t)bwd);
+    nm_set_grid(&d, (uint64_t)pc->N * pc->C * pc->nchunk, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
 static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
 {
-    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : slot_or(nm, nm->aux);
+    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : nm_slot_or(nm, nm->aux);
     vkn_dispatch d = {.shader = "norm/finalize", .label = "norm-finalize",
-                      .bind = {&nm->ws.seg, &nm->ws.ftab, slot_or(nm, nm->gi), slot_or(nm, nm->bi), slot_or(nm, nm->rm),
-                               slot_or(nm, nm->rv), &nm->ws.kmap, aux},
+                      .bind = {&nm->ws.seg, &nm->ws.ftab, nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi), nm_slot_or(nm, nm->rm),
+                               nm_slot_or(nm, nm->rv), &nm->ws.kmap, aux},
                       .nbind = 8, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
-                      .texel = {ws_or(nm, &nm->ws.part), x}, .ntexel = 2, .texel_vec4_mask = 1};
-    set_spec(&d, nm, pc, 0);
-    set_grid(&d, pc->nseg, gpu_path(nm));
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x}, .ntexel = 2, .texel_vec4_mask = 1};
+    nm_set_spec(&d, nm, pc, 0);
+    nm_set_grid(&d, pc->nseg, nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -349,31 +333,31 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .bind = {out, x, gg}, .nbind = 3, .write_mask = 1,
                       .texel = {x, gg, bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4,
                       .texel_vec4_mask = 1 | 2 | 4};
-    set_spec(&d, nm, pc, (uint32_t)bwd);
-    set_grid(&d, ((uint64_t)pc->total + 3) / 4, 0);
+    nm_set_spec(&d, nm, pc, (uint32_t)bwd);
+    nm_set_grid(&d, ((uint64_t)pc->total + 3) / 4, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
 static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
 {
     const vkn_norm_kind k = nm->o.kind;
-    const vkn_tensor *d0, *d1, *aux, *gam = slot_or(nm, nm->gi);
+    const vkn_tensor *d0, *d1, *aux, *gam = nm_slot_or(nm, nm->gi);
     if (k == VKN_NORM_CNX) {
         /* CN-emb: d(k,c) of mu and log-std into dtmp (2*K*C), reordered by coef.comp */
         d0 = nm->o.cnx_embedder ? &nm->ws.dtmp : &nm->gt[0];
         d1 = nm->o.cnx_embedder ? &nm->dummy : &nm->gt[1];
         aux = &nm->ws.ftab;
     } else {
-        d0 = grad_or(nm, nm->gi);
-        d1 = grad_or(nm, nm->bi);
-        aux = slot_or(nm, nm->aux);
+        d0 = nm_grad_or(nm, nm->gi);
+        d1 = nm_grad_or(nm, nm->bi);
+        aux = nm_slot_or(nm, nm->aux);
     }
     vkn_dispatch d = {.shader = "norm/bsum", .label = "norm-bsum",
                       .bind = {&nm->ws.btab, &nm->ws.bseg, gam, d0, d1, &nm->ws.kmap, &nm->ws.seg, aux},
                       .nbind = 8, .write_mask = 1 | 2 | 8 | 16,
-                      .texel = {ws_or(nm, &nm->ws.part), x, g}, .ntexel = 3, .texel_vec4_mask = 1};
-    set_spec(&d, nm, pc, 0);
-    set_grid(&d, (uint64_t)pc->nseg + pc->naff, gpu_path(nm));
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x, g}, .ntexel = 3, .texel_vec4_mask = 1};
+    nm_set_spec(&d, nm, pc, 0);
+    nm_set_grid(&d, (uint64_t)pc->nseg + pc->naff, nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -381,7 +365,7 @@ static vkn_status k_coef(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
 {
     const vkn_tensor *D = &nm->dummy;
     vkn_dispatch d = {.shader = "norm/coef", .label = bwd ? "norm-coef-bwd" : "norm-coef", .nbind = 8,
-                      .texel = {ws_or(nm, &nm->ws.part), x, g ? g : x}, .ntexel = 3, .texel_vec4_mask = 1};
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x, g ? g : x}, .ntexel = 3, .texel_vec4_mask = 1};
     const vkn_tensor *b[8] = {bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.bseg, D, D, D, D, &nm->ws.seg, D};
     uint64_t inv = 0;
     if (nm->o.kind == VKN_NORM_CNX && !bwd) {
@@ -394,23 +378,23 @@ static vkn_status k_coef(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
         d.write_mask = 4 | 8 | 16 | 32;
         inv = pc->C;
     } else if (!bwd) { /* bcn */
-        b[2] = slot_or(nm, nm->gi);
-        b[3] = slot_or(nm, nm->bi);
+        b[2] = nm_slot_or(nm, nm->gi);
+        b[3] = nm_slot_or(nm, nm->bi);
         b[5] = &nm->st[nm->aux];
         d.write_mask = 1;
         inv = (uint64_t)pc->N * pc->C;
     } else {
-        b[2] = slot_or(nm, nm->gi);
-        b[3] = grad_or(nm, nm->gi);
-        b[4] = grad_or(nm, nm->bi);
+        b[2] = nm_slot_or(nm, nm->gi);
+        b[3] = nm_grad_or(nm, nm->gi);
+        b[4] = nm_grad_or(nm, nm->bi);
         b[5] = &nm->st[nm->aux];
         b[7] = &nm->gt[nm->aux];
         d.write_mask = 1 | 8 | 16 | 128;
         inv = (uint64_t)pc->N * pc->C + pc->C;
     }
     for (int i = 0; i < 8; i++) d.bind[i] = b[i];
-    set_spec(&d, nm, pc, (uint32_t)bwd);
-    set_grid(&d, inv, 0);
+    nm_set_spec(&d, nm, pc, (uint32_t)bwd);
+    nm_set_grid(&d, inv, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -418,17 +402,17 @@ static vkn_status check_ids_tensor(const vkn_norm *nm, const vkn_tensor *ctx, in
 {
     if (!vkn_norm_needs_ctx(nm->o.kind)) return VKN_OK;
     if (!ctx || !ctx->buffer || ctx->dtype != VKN_I32)
-        return vkn_status_set(VKN_ERR_ARG, "norm(%s): needs %s ids as an int32 tensor [N], got %s", kname(nm),
+        return vkn_status_set(VKN_ERR_ARG, "norm(%s): needs %s ids as an int32 tensor [N], got %s", nm_kname(nm),
                               nm->o.kind == VKN_NORM_CBN ? "class" : "context", !ctx ? "NULL" : "another tensor");
     if (ctx->numel < N)
-        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %lld ids for a batch of %d samples", kname(nm),
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): %lld ids for a batch of %d samples", nm_kname(nm),
                               (long long)ctx->numel, N);
     return VKN_OK;
 }
 
 static int supported(vkn_norm_kind k)
 {
-    return k != VKN_NORM_ACN && k != VKN_NORM_MN && k != VKN_NORM_AFN;
+    return k != VKN_NORM_AFN;
 }
 
 static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x);
@@ -442,11 +426,11 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
     VKN_TRY(get_shape(nm, "x", x, &sh));
     VKN_TRY(get_shape(nm, "y", y, &shy));
     if (shy.N != sh.N || shy.P != sh.P)
-        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): y (%dx%dx%d) differs from x (%dx%dx%d)", kname(nm), shy.N,
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s): y (%dx%dx%d) differs from x (%dx%dx%d)", nm_kname(nm), shy.N,
                               shy.C, shy.P, sh.N, sh.C, sh.P);
     if (k == VKN_NORM_NONE) return vkn_op_copy(c, x, y);
     if (!supported(k))
-        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", kname(nm));
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", nm_kname(nm));
     VKN_TRY(check_ids_tensor(nm, ctx, sh.N));
     int use_batch = k == VKN_NORM_LN || k == VKN_NORM_IN || k == VKN_NORM_GN ||
                     (k != VKN_NORM_CNX && (train || nm->o.infer == VKN_NORM_INFER_BATCH));
@@ -454,10 +438,16 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
         return vkn_status_set(VKN_ERR_SHAPE,
                               "norm(%s): training needs at least 2 values per channel (N*H*W=%lld) for the unbiased "
                               "running variance",
-                              kname(nm), (long long)sh.N * sh.P);
+                              nm_kname(nm), (long long)sh.N * sh.P);
     VKN_TRY(ensure_ws(nm, sh));
     norm_pc pc = make_pc(nm, sh, train, use_batch);
     if (vkn_norm_needs_ctx(k)) VKN_TRY(k_prep(c, nm, &pc, ctx));
+    if (is_mix(k)) {
+        VKN_TRY(nm_mix_forward(c, nm, &pc, x, y));
+        nm->fwd_done = 1;
+        nm->fwd_batch = use_batch;
+        return VKN_OK;
+    }
     if (k == VKN_NORM_CNX) {
         VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
     } else {
@@ -482,14 +472,15 @@ vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, cons
     VKN_TRY(get_shape(nm, "dy", dy, &s2));
     VKN_TRY(get_shape(nm, "dx", dx, &s3));
     if (s2.N != sh.N || s2.P != sh.P || s3.N != sh.N || s3.P != sh.P)
-        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s) backward: x, dy and dx must have the same shape", kname(nm));
+        return vkn_status_set(VKN_ERR_SHAPE, "norm(%s) backward: x, dy and dx must have the same shape", nm_kname(nm));
     if (k == VKN_NORM_NONE) return vkn_op_copy(c, dy, dx);
     if (!supported(k))
-        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", kname(nm));
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "norm(%s): not implemented on the device yet", nm_kname(nm));
     VKN_TRY(check_ids_tensor(nm, ctx, sh.N));
     if (!nm->fwd_done || nm->ws.N != sh.N || nm->ws.P != sh.P)
-        return vkn_status_set(VKN_ERR_ARG, "norm(%s) backward: record a forward of this shape first", kname(nm));
+        return vkn_status_set(VKN_ERR_ARG, "norm(%s) backward: record a forward of this shape first", nm_kname(nm));
     norm_pc pc = make_pc(nm, sh, 0, nm->fwd_batch);
+    if (is_mix(k)) return nm_mix_backward(c, nm, &pc, x, dy, dx);
     int aff = nm->gi >= 0;
     switch (k) {
     case VKN_NORM_BN: case VKN_NORM_UBN: case VKN_NORM_LN: case VKN_NORM_IN: case VKN_NORM_GN:
@@ -516,7 +507,7 @@ vkn_status vkn_norm_check_ids(vkn_norm *nm)
         if (bad[n]) {
             s = vkn_status_set(VKN_ERR_ARG,
                                "norm(%s): sample %d had a %s id outside 0..%d (clamped on the device; fix the ids)",
-                               kname(nm), n, nm->o.kind == VKN_NORM_CBN ? "class" : "context", nm->o.contexts - 1);
+                               nm_kname(nm), n, nm->o.kind == VKN_NORM_CBN ? "class" : "context", nm->o.contexts - 1);
         }
     free(bad);
     return s;
@@ -627,8 +618,8 @@ static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, co
     for (uint32_t stage = 0; stage < 3; stage++) {
         vkn_dispatch d = {.shader = "norm/ubn", .label = "norm-ubn-similarity", .bind = {&nm->ws.ubn}, .nbind = 1,
                           .write_mask = 1, .texel = {x}, .ntexel = 1};
-        set_spec(&d, nm, pc, stage);
-        set_grid(&d, inv[stage], 0);
+        nm_set_spec(&d, nm, pc, stage);
+        nm_set_grid(&d, inv[stage], 0);
         VKN_TRY(vkn_cmd_dispatch(c, &d));
     }
     return VKN_OK;

@@ -5,6 +5,8 @@
  *     workgroup), long rows split in chunks, one sample of a context, a context absent from the batch,
  *     a channel and a sample with mean 1e3 and std 0.1;
  *   - running statistics after 2 training steps, then inference with them;
+ *   - acn and mn with K = 1, 3, 5 (mn with and without affine; acn inference with batch and learned
+ *     statistics), components with (near) zero posterior mass excluded from the comparison;
  *   - save/load round trip (bit-exact), bad options and out-of-range ids.
  * The reference backward is itself checked against central finite differences (test_norm_ref.c), so
  * comparing the device backward to it is a finite-difference gradient check of the device.
@@ -41,16 +43,24 @@ static void make_x(float *x, int N, int C, int P, int mode)
             }
 }
 
+/* skip[i] (may be NULL): element i is not compared (see "tainted" in run_case) */
+static void close_arr_skip(const char *what, const char *label, const float *got, const double *ref, int64_t n,
+                           double atol_rel, double rtol, const unsigned char *skip)
+{
+    double mx = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!skip || !skip[i]) mx = fmax(mx, fabs(ref[i]));
+    double atol = atol_rel * fmax(1.0, mx);
+    for (int64_t i = 0; i < n; i++)
+        if ((!skip || !skip[i]) && !(fabs(got[i] - ref[i]) <= atol + rtol * fabs(ref[i])))
+            fail_msg("%s %s: element %lld: device %.9g, reference %.9g (atol %g, rtol %g)", label, what, (long long)i,
+                     got[i], ref[i], atol, rtol);
+}
+
 static void close_arr(const char *what, const char *label, const float *got, const double *ref, int64_t n,
                       double atol_rel, double rtol)
 {
-    double mx = 0;
-    for (int64_t i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i]));
-    double atol = atol_rel * fmax(1.0, mx);
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(got[i] - ref[i]) <= atol + rtol * fabs(ref[i])))
-            fail_msg("%s %s: element %lld: device %.9g, reference %.9g (atol %g, rtol %g)", label, what, (long long)i,
-                     got[i], ref[i], atol, rtol);
+    close_arr_skip(what, label, got, ref, n, atol_rel, rtol, NULL);
 }
 
 typedef struct dev_case {
@@ -109,6 +119,13 @@ static void run_case(const dev_case *dc)
     vkn_tensor tx = make_t(N, C, dc->H, dc->W, NULL), tg = make_t(N, C, dc->H, dc->W, NULL);
     vkn_tensor ty = make_t(N, C, dc->H, dc->W, NULL), tdx = make_t(N, C, dc->H, dc->W, NULL);
     double atol = dc->mode ? 4e-3 : 2e-4, rtol = dc->mode ? 2e-3 : 1e-3;
+    /* acn, mn: a component whose posterior mass in a channel is below 1e-5 of the channel's values has
+     * statistics fp32 cannot resolve (its weights are exp(-20) or less, its running-variance factor
+     * S^2 / (S^2 - sum tau^2) is amplified accordingly, its gradients carry 1/S): its K x C entries are
+     * "tainted" from that step on and not compared (the reference keeps them, in double). */
+    const int mixk = o->kind == VKN_NORM_ACN || o->kind == VKN_NORM_MN;
+    unsigned char *taint = calloc((size_t)(mixk ? o->components * C : 1), 1);
+    int ntaint = 0;
 
     for (int step = 0; step <= dc->steps; step++) {
         int train = step < dc->steps;
@@ -125,6 +142,9 @@ static void run_case(const dev_case *dc)
         OK(vkn_norm_check_ids(nm));
         vkn_norm_ref_cache cache = {0};
         OK(vkn_norm_ref_forward(o, N, P, xd, ids, NULL, rs, train, yr, &cache));
+        if (mixk && cache.batch_stats)
+            for (int q = 0; q < o->components * C; q++)
+                if (cache.wsum[q] < 1e-5 * N * P && !taint[q]) { taint[q] = 1; ntaint++; }
         char what[200];
         snprintf(what, sizeof what, "%s step %d (%s)", label, step, train ? "train" : "inference");
         if (o->kind == VKN_NORM_UBN && train) {
@@ -149,7 +169,12 @@ static void run_case(const dev_case *dc)
                 tu_download(vkn_norm_grad_tensor(nm, i), gdev);
                 char w2[240];
                 snprintf(w2, sizeof w2, "%s grad %s", what, sl[i].name);
-                close_arr("", w2, gdev, rds[i], sl[i].count, atol, rtol);
+                int kc = mixk && sl[i].count == o->components * C;
+                /* acn's parameter gradients flow through the posteriors, whose log-ratios for values
+                 * ~1e3 away from the component means are differences of ~1e6 numbers: fp32 resolves
+                 * them to ~0.1, i.e. small posteriors to a few per cent (NORMS.md 5.6) */
+                double rt = o->kind == VKN_NORM_ACN && dc->mode ? 5e-2 : rtol;
+                close_arr_skip("", w2, gdev, rds[i], sl[i].count, atol, rt, kc ? taint : NULL);
                 free(gdev);
             }
         }
@@ -159,11 +184,16 @@ static void run_case(const dev_case *dc)
             tu_download(vkn_norm_slot_tensor(nm, i), sdev);
             char w2[240];
             snprintf(w2, sizeof w2, "%s slot %s", what, sl[i].name);
-            close_arr("", w2, sdev, rs[i], sl[i].count, atol, rtol);
+            int kc = mixk && sl[i].count == o->components * C;
+            close_arr_skip("", w2, sdev, rs[i], sl[i].count, atol, rtol, kc ? taint : NULL);
             free(sdev);
         }
         vkn_norm_ref_cache_free(&cache);
     }
+    if (mixk && ntaint >= o->components * C)
+        fail_msg("%s: %d of %d components have (near) zero mass: nothing compared", label, ntaint,
+                 o->components * C);
+    free(taint);
     free(x); free(g); free(y); free(dx); free(xd); free(gd); free(yr); free(dxr);
     vkn_norm_ref_slots_free(o, rs);
     vkn_norm_ref_slots_free(o, rds);
@@ -200,6 +230,13 @@ static void t_emb(vkn_norm_opts *o) { o->contexts = 4; o->cnx_embedder = 1; }
 static void t_ubn_low(vkn_norm_opts *o) { o->ubn_threshold = -2; }
 static void t_ubn_low_batch(vkn_norm_opts *o) { o->ubn_threshold = -2; o->ubn_batch_stats_above = 1; }
 
+static void t_k1(vkn_norm_opts *o) { o->components = 1; }
+static void t_k3(vkn_norm_opts *o) { o->components = 3; o->momentum = 0.3; }
+static void t_k5(vkn_norm_opts *o) { o->components = 5; }
+static void t_k3_noaff(vkn_norm_opts *o) { o->components = 3; o->affine = 0; }
+static void t_k3_batch(vkn_norm_opts *o) { o->components = 3; o->infer = VKN_NORM_INFER_BATCH; }
+static void t_k3_learned(vkn_norm_opts *o) { o->components = 3; o->infer = VKN_NORM_INFER_LEARNED; }
+
 static void test_none(void **s) { (void)s; run_kind(VKN_NORM_NONE, NULL); }
 static void test_bn(void **s) { (void)s; run_kind(VKN_NORM_BN, NULL); run_kind(VKN_NORM_BN, t_noaff); run_kind(VKN_NORM_BN, t_infer_batch); }
 static void test_ln(void **s) { (void)s; run_kind(VKN_NORM_LN, NULL); run_kind(VKN_NORM_LN, t_noaff); }
@@ -216,6 +253,26 @@ static void test_ubn(void **s)
     run_kind(VKN_NORM_UBN, NULL);            /* below the threshold: bn */
     run_kind(VKN_NORM_UBN, t_ubn_low);       /* always above: running statistics, no update */
     run_kind(VKN_NORM_UBN, t_ubn_low_batch); /* above, batch statistics kept, no update */
+}
+
+static void test_acn(void **s)
+{
+    (void)s;
+    run_kind(VKN_NORM_ACN, t_k1);
+    run_kind(VKN_NORM_ACN, t_k3);
+    run_kind(VKN_NORM_ACN, t_k5);
+    run_kind(VKN_NORM_ACN, t_k3_batch);
+    run_kind(VKN_NORM_ACN, t_k3_learned);
+}
+
+static void test_mn(void **s)
+{
+    (void)s;
+    run_kind(VKN_NORM_MN, t_k1);
+    run_kind(VKN_NORM_MN, t_k3);
+    run_kind(VKN_NORM_MN, t_k5);
+    run_kind(VKN_NORM_MN, t_k3_noaff);
+    run_kind(VKN_NORM_MN, t_k3_batch);
 }
 
 static void test_save_load(void **s)
@@ -294,7 +351,7 @@ int main(void)
         cmocka_unit_test(test_none), cmocka_unit_test(test_bn),  cmocka_unit_test(test_ln),
         cmocka_unit_test(test_in),   cmocka_unit_test(test_gn),  cmocka_unit_test(test_cbn),
         cmocka_unit_test(test_cn),   cmocka_unit_test(test_cnx), cmocka_unit_test(test_bcn),
-        cmocka_unit_test(test_ubn),
+        cmocka_unit_test(test_ubn),  cmocka_unit_test(test_acn), cmocka_unit_test(test_mn),
         cmocka_unit_test(test_save_load), cmocka_unit_test(test_errors),
     };
     return TU_RUN(tests);

@@ -1,0 +1,70 @@
+// Mixture methods (acn = ACN-R, mn = per-channel MN; NORMS.md 5.3-5.5, 6): the weighted-moments
+// variant of the segmented-statistics family. Segment s = k*C + c (component k, channel c); the
+// posterior weights tau_ik are recomputed from the E-step table wherever they are needed (never
+// stored per element):
+//   ptab[s] = (lb, m, 1/s, a_acn):  l_ik = lb - (x_i - m)^2 / (2 s),  tau_ik = softmax_k(l_ik)
+//   seg[2s] = (mean, rstd, S, fixd), seg[2s+1] = (A, B, var, a)    forward: y = sum_k tau_k (x - mean_k) A_k + B
+//   mt[2s]  = (M, alpha, beta, gamma)                             backward (a): dx = sum_k tau_k (alpha g + beta (x-M) + gamma)
+//   mt[2s+1] = (c1, c2, c3, c4)  acn: dL/dtau_k = c1 g d + c2 d + c3 d^2 + c4, d = x - M_k   (5.5 (c))
+//   bseg[s] = (sum g tau, sum g tau (x - M), sum g xhat tau, sum rho)
+//   rho_k = tau_k sum_l tau_l (t_k - t_l)  (= tau_k (t_k - sum_l tau_l t_l) without the cancellation)
+// Stage 1 ("rows") writes part[item*K + k], item = (n*C + c)*nchunk + q (NCHW: row (n,c), chunk q)
+// or q*C + c (dense: sample chunk q); the merge folds a segment's items in a fixed order.
+#include "norm.glsl"
+
+layout(constant_id = 3) const uint STAGE = 0u;
+layout(constant_id = 4) const uint KS = 3u;       // components K
+layout(constant_id = 5) const bool DENSE = false; // P == 1: stage 1 folds channel blocks over sample chunks
+
+const bool ACN = METHOD == M_ACN;
+
+// weighted (S, mean, M2, X) merge (Chan et al. with weights); X = sum_{i<j} w_i w_j, so that
+// S^2 - sum w^2 = 2 X (the unbiased weighted variance's denominator) comes without cancellation
+void wchan(inout vec4 a, vec4 b)
+{
+    if (b.x == 0.0) return;
+    float n = a.x + b.x;
+    float d = b.y - a.y, f = b.x / n;
+    a = vec4(n, a.y + d * f, a.z + b.z + d * d * a.x * f, a.w + b.w + a.x * b.x);
+}
+
+// part item index of merge item j of channel c
+uint mix_item(uint c, uint j)
+{
+    uint n = j / p.nchunk, q = j - n * p.nchunk;
+    return (n * p.C + c) * p.nchunk + q;
+}
+
+float softplusf(float u)
+{
+    float e = exp(-abs(u));
+    return max(u, 0.0) + (e < 1e-4 ? e - 0.5 * e * e : log(1.0 + e));
+}
+
+float sigmoidf(float u)
+{
+    float e = exp(-abs(u));
+    return u >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+// per-lane table entries (lb, m, 1/s per k) and the posteriors of four values, one per lane;
+// private arrays indexed by unrolled constants only (registers after specialization)
+const uint KMAX = 8u;
+vec4 LB[KMAX], MM[KMAX], IS[KMAX], TAU[KMAX];
+
+void posterior4(vec4 x)
+{
+    vec4 mx = vec4(-3.0e38);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        vec4 d = x - MM[k];
+        TAU[k] = LB[k] - 0.5 * d * d * IS[k];
+        mx = max(mx, TAU[k]);
+    }
+    vec4 z = vec4(0.0);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        TAU[k] = exp(TAU[k] - mx);
+        z += TAU[k];
+    }
+    vec4 iz = 1.0 / z;
+    [[unroll]] for (uint k = 0u; k < KS; k++) TAU[k] *= iz;
+}

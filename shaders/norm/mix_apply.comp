@@ -1,0 +1,104 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Element-wise pass of the mixture methods (mix.glsl), four elements per invocation, tau recomputed:
+//   STAGE 0 (forward):  y  = sum_k tau_k (x - mean_k) A_k + B
+//   STAGE 1 (backward): dx = sum_k tau_k (alpha_k g + beta_k (x - M_k) + gamma_k)          (WNB, 5.5 (a))
+//                        acn: - sum_k rho_k (x - m_k) / s_k,  rho_k = tau_k (t_k - sum_l tau_l t_l)   (5.5 (e))
+//   acn, STAGE 1, invocation 0: the prior-logit gradient from bseg (5.5 (e): dlambda, dp).
+#include "mix.glsl"
+layout(local_size_x = 64) in;
+layout(binding = 8) uniform samplerBuffer X4;
+layout(binding = 9) uniform samplerBuffer G4;
+layout(binding = 10) uniform samplerBuffer PT4;   // ptab
+layout(binding = 11) uniform samplerBuffer TB4;   // forward: seg (2 per segment); backward: mt (2 per segment)
+layout(std430, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
+layout(std430, binding = 1) readonly buffer XS { float xs[]; };
+layout(std430, binding = 2) readonly buffer GS { float gs[]; };
+layout(std430, binding = 3) readonly buffer Bseg { vec4 bseg[]; };
+layout(std430, binding = 4) writeonly buffer DP { float dp[]; };
+
+vec4 E0[KMAX], E1[KMAX], E2[KMAX], E3[KMAX], F0[KMAX], F1[KMAX], F2[KMAX], F3[KMAX];
+
+vec4 comp(vec4 e[4], uint i) { return vec4(e[0][i], e[1][i], e[2][i], e[3][i]); }
+
+void load(uvec4 c)
+{
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        vec4 e[4];
+        for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(PT4, int(k * p.C + c[j]));
+        LB[k] = comp(e, 0u); MM[k] = comp(e, 1u); IS[k] = comp(e, 2u);
+        for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j])));
+        E0[k] = comp(e, 0u); E1[k] = comp(e, 1u); E2[k] = comp(e, 2u); E3[k] = comp(e, 3u);
+        if (STAGE == 0u || ACN) {
+            for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j]) + 1u));
+            F0[k] = comp(e, 0u); F1[k] = comp(e, 1u); F2[k] = comp(e, 2u); F3[k] = comp(e, 3u);
+        }
+    }
+}
+
+vec4 compute(vec4 x, vec4 g)
+{
+    posterior4(x);
+    vec4 o = vec4(0.0);
+    if (STAGE == 0u) {
+        [[unroll]] for (uint k = 0u; k < KS; k++) o += TAU[k] * (x - E0[k]) * F0[k];
+        return o + F1[0];
+    }
+    vec4 t[KMAX];
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        vec4 d = x - E0[k];
+        o += TAU[k] * (E1[k] * g + E2[k] * d + E3[k]);
+        if (ACN) t[k] = F0[k] * g * d + F1[k] * d + F2[k] * d * d + F3[k];
+    }
+    if (ACN)
+        [[unroll]] for (uint k = 0u; k < KS; k++) {
+            vec4 dt = vec4(0.0);
+            [[unroll]] for (uint l = 0u; l < KS; l++) dt += TAU[l] * (t[k] - t[l]);
+            o -= TAU[k] * dt * (x - MM[k]) * IS[k];
+        }
+    return o;
+}
+
+void prior_grad()
+{
+    float dl[KMAX], lam[KMAX], sl = 0.0;
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        float R = 0.0, GX = 0.0;
+        for (uint c = 0u; c < p.C; c++) {
+            vec4 b = bseg[k * p.C + c];
+            R += b.w;
+            GX += b.z;
+        }
+        lam[k] = exp(texelFetch(PT4, int(k * p.C)).x);
+        dl[k] = R / lam[k] - 0.5 * pow(lam[k] + p.eps, -1.5) * GX;
+        sl += lam[k] * dl[k];
+    }
+    [[unroll]] for (uint k = 0u; k < KS; k++) dp[k] = lam[k] * (dl[k] - sl);
+}
+
+void main()
+{
+    uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
+    if (ACN && STAGE == 1u && v == 0u) prior_grad();
+    if (base >= p.total) return;
+    uvec4 i = uvec4(base) + uvec4(0u, 1u, 2u, 3u);
+    uvec4 ic = min(i, uvec4(p.total - 1u));
+    uvec4 c;
+    for (uint j = 0u; j < 4u; j++) {
+        uint r = fdiv(ic[j], p.P, p.invP);
+        c[j] = r - fdiv(r, p.C, p.invC) * p.C;
+    }
+    load(c);
+    if (base + 3u < p.total) {
+        vec4 x = texelFetch(X4, int(v));
+        vec4 g = STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0);
+        y4[v] = compute(x, g);
+        return;
+    }
+    vec4 x = vec4(xs[ic.x], xs[ic.y], xs[ic.z], xs[ic.w]);
+    vec4 g = STAGE == 1u ? vec4(gs[ic.x], gs[ic.y], gs[ic.z], gs[ic.w]) : vec4(0.0);
+    vec4 o = compute(x, g);
+    for (uint j = 0u; j < 4u; j++)
+        if (i[j] < p.total) y[i[j]] = o[j];
+}
