@@ -16,7 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vkn-bench [options]\n"
-            "  --suite NAME       probe | gemm | norm | train | all (default all; probe always runs: it is the roofline)\n"
+            "  --suite NAME       probe | gemm | ops | norm | train | all (default all; probe always runs: it is the roofline)\n"
             "  --quick            small sizes and few runs (smoke test)\n"
             "  --min-time S       repeat each test for at least S seconds (default 0.5)\n"
             "  --device D|all     Vulkan device index or name substring, or every device (default: VKN_DEVICE, else best)\n"
@@ -25,8 +25,13 @@ static void usage(FILE *f)
             "  --compare FILE     print per-test ratios against an earlier --output json report\n"
             "  --roofline FILE    write an SVG roofline of the tests with FLOP and byte counts\n"
             "  --host-timing      time with the host clock even where device timestamps exist\n"
+            "  --peer torch       also run the bn/gn/ln norm tests and the train steps through PyTorch on the CPU,\n"
+            "                     interleaved with vknorm's runs, with the ratio vknorm/PyTorch (install the peer\n"
+            "                     with scripts/install-deps --peers; libopenblas0-pthread makes PyTorch's CPU\n"
+            "                     path several times faster and the peer uses it)\n"
+            "  --python PATH      the peer's python (default /usr/bin/python3, Debian's, which has python3-torch)\n"
             "  -h, --help         this text\n"
-            "Reading the numbers: docs/PERF.md.\n");
+            "Reading the numbers, comparing and submitting reports: docs/BENCH.md; results per device: docs/PERF.md.\n");
 }
 
 typedef struct run_opts {
@@ -55,10 +60,12 @@ static int run_device(const char *device, int index, int first, int last, const 
     int all = !strcmp(ro->suite, "all");
     if (s == VKN_OK) s = bench_suite_probe(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "gemm"))) s = bench_suite_gemm(&b);
+    if (s == VKN_OK && (all || !strcmp(ro->suite, "ops"))) s = bench_suite_ops(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "norm"))) s = bench_suite_norm(&b);
     if (s == VKN_OK && (all || !strcmp(ro->suite, "train"))) s = bench_suite_train(&b);
     if (s != VKN_OK) fprintf(stderr, "vkn-bench: %s\n  %s\n", vkn_status_string(s), vkn_status_detail());
     bench_print(stdout, &b, ro->fmt, VKN_COMMIT, first, last);
+    bench_print_slowest(ro->fmt == BENCH_TABLE || ro->fmt == BENCH_MD ? stdout : stderr, &b, 15);
     int rc = s != VKN_OK;
     if (ro->compare && bench_compare(ro->fmt == BENCH_TABLE ? stdout : stderr, &b, ro->compare) < 0) rc = 1;
     if (ro->roofline) {
@@ -102,6 +109,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--compare") && more) ro.compare = argv[++i];
         else if (!strcmp(a, "--roofline") && more) ro.roofline = argv[++i];
         else if (!strcmp(a, "--host-timing")) opts.host_timing = 1;
+        else if (!strcmp(a, "--peer") && more) {
+            opts.peer = argv[++i];
+            if (strcmp(opts.peer, "torch")) { fprintf(stderr, "vkn-bench: unknown peer '%s' (valid: torch)\n", opts.peer); return 2; }
+        } else if (!strcmp(a, "--python") && more) opts.python = argv[++i];
         else if (!strcmp(a, "--list-devices")) {
             char buf[4096];
             int n = vkn_context_list_devices(buf, sizeof buf);
@@ -112,8 +123,8 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "vkn-bench: unknown option or missing value: '%s'\n", a); usage(stderr); return 2; }
     }
     if (strcmp(ro.suite, "all") && strcmp(ro.suite, "probe") && strcmp(ro.suite, "gemm") && strcmp(ro.suite, "norm") &&
-        strcmp(ro.suite, "train")) {
-        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, norm, train, all)\n", ro.suite);
+        strcmp(ro.suite, "train") && strcmp(ro.suite, "ops")) {
+        fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, ops, norm, train, all)\n", ro.suite);
         return 2;
     }
     if (device && !strcmp(device, "all")) {

@@ -10,6 +10,8 @@ typedef struct bench_opts {
     int min_runs;
     int quick;              /* smaller sizes, fewer runs (tests, CI) */
     int host_timing;        /* time with the host clock even where device timestamps exist */
+    const char *peer;       /* "torch": run the PyTorch peer beside the norm and train tests (NULL: off) */
+    const char *python;     /* the peer's interpreter (NULL: /usr/bin/python3, Debian's, which has torch) */
 } bench_opts;
 
 typedef struct bench_result {
@@ -35,6 +37,7 @@ typedef struct bench_ctx {
     double copy_gbs, fma_gflops;  /* the probe's roofline, for ratios */
     int device_timing;            /* medians are device time (timestamps) rather than host time */
     int device_index;             /* which device of the machine */
+    int peer_state;               /* peer.c: 0 not checked yet, 1 available, -1 unavailable */
 } bench_ctx;
 
 double bench_now_us(void);
@@ -51,9 +54,20 @@ int bench_compare(FILE *f, const bench_ctx *b, const char *baseline_path);
 /* An SVG roofline of every result with flops and bytes, against the probe's roofs. */
 vkn_status bench_roofline_svg(const bench_ctx *b, const char *path);
 
+/* peer.c: the PyTorch peer (apps/bench/peers/torch_peer.py, or the command in VKN_BENCH_PEER_CMD), run
+ * right after vknorm's own runs of the same test. Each adds a row (suite "peer", test "<name> (torch)")
+ * after result idx and sets that result's ratio = vknorm median / peer median ("x torch-cpu"). When the
+ * peer is missing they print how to install it once and do nothing: never an error. */
+void bench_peer_norm(bench_ctx *b, int idx, vkn_norm_kind kind, int N, int C, int H, int W, int groups);
+void bench_peer_train(bench_ctx *b, int idx, int base);
+
 vkn_status bench_suite_probe(bench_ctx *b);
 vkn_status bench_suite_gemm(bench_ctx *b);
 vkn_status bench_suite_norm(bench_ctx *b);
 vkn_status bench_suite_train(bench_ctx *b);
+/* suite_ops.c: every op forward and backward at the demo's shapes; and the tests with the lowest
+ * fractions of the probe's roofline, of any suite (the terminal report's last table) */
+vkn_status bench_suite_ops(bench_ctx *b);
+void bench_print_slowest(FILE *f, const bench_ctx *b, int count);
 
 #endif

@@ -57,6 +57,7 @@ static vkn_status one(bench_ctx *b, vkn_norm_kind kind, const norm_shape *s, con
             r->ratio = r->value / b->copy_gbs;
             snprintf(r->ratio_what, sizeof r->ratio_what, "of copy");
         }
+        if (b->opts.peer) bench_peer_norm(b, (int)(r - b->results), kind, s->N, s->C, s->H, s->W, o.groups);
     }
     if (st == VKN_OK) st = vkn_norm_check_ids(nm);
     vkn_norm_destroy(nm);

@@ -52,6 +52,7 @@ static vkn_status train_one(bench_ctx *b, int base)
                 "%.1f MiB activations (D step) + %.1f MiB (G step), %.1f MiB parameters and optimizer state\n",
                 vkn_cgan_name(&c), r->median_us / 1000, rd.dispatches, rg.dispatches, rd.barriers, rg.barriers,
                 rd.activation_bytes / 1048576.0, rg.activation_bytes / 1048576.0, rd.param_bytes / 1048576.0);
+        if (b->opts.peer) bench_peer_train(b, (int)(r - b->results), base);
     }
     vkn_cgan_destroy(m);
     return st;
