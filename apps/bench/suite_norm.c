@@ -2,7 +2,7 @@
  * activation shapes (batch 64) and a dense 64x3136 layer. GB/s counts the bytes a fwd+bwd pair must
  * move at least (forward: read x, write y; backward: read x and dy, write dx: 5 x the tensor), and the
  * ratio is to the probe's copy bandwidth. cbn, cn, cnx use 10 contexts (ids n % 10); acn and mn use
- * K = 3 components (their target: within 4x of bn's time). afn is not on the device yet. */
+ * K = 3 components (their target: within 4x of bn's time); afn with its default dropout and widths. */
 #include "bench.h"
 #include "vkn/norm.h"
 
@@ -16,7 +16,8 @@ static const norm_shape shapes[] = {
 };
 
 static const vkn_norm_kind kinds[] = {VKN_NORM_BN, VKN_NORM_LN, VKN_NORM_IN, VKN_NORM_GN, VKN_NORM_CBN, VKN_NORM_CN,
-                                      VKN_NORM_CNX, VKN_NORM_BCN, VKN_NORM_UBN, VKN_NORM_ACN, VKN_NORM_MN};
+                                      VKN_NORM_CNX, VKN_NORM_BCN, VKN_NORM_UBN, VKN_NORM_ACN, VKN_NORM_MN,
+                                      VKN_NORM_AFN};
 
 static vkn_status one(bench_ctx *b, vkn_norm_kind kind, const norm_shape *s, const float *host, const int32_t *ids)
 {

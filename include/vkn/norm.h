@@ -225,7 +225,8 @@ typedef struct vkn_norm_diag {
 } vkn_norm_diag;
 vkn_status vkn_norm_diagnostics(vkn_norm *nm, vkn_norm_diag *out);
 
-/* Workspace tensors of the last forward, for tests: seg = per segment (mean, rstd, count, fixed),
+/* Workspace tensors of the last forward, for tests ("afn_mask": AFN's dropout keep flags; "afn": its
+ * workspace): seg = per segment (mean, rstd, count, fixed),
  * ftab = the forward table (see shaders/common/norm.glsl). NULL before the first forward. */
 const vkn_tensor *vkn_norm_debug_tensor(const vkn_norm *nm, const char *name);
 

@@ -5,9 +5,12 @@
 //   backward (BWD = true):  dx = alpha * g + beta * (x - M) + gamma  btab[row] = (M, alpha, beta, gamma)
 // The table row of element i: r = i / P, n = r / C, c = r % C, t = 0 | ctx[n] | n (norm.glsl),
 // entry t*C + c. With P >= 4 the four elements span at most two rows: two table fetches.
+// WIDE (P >= 16): sixteen elements (four vec4) per invocation, which span at most two rows: the
+// divisions and table fetches are shared by the four vec4, the per-lane choice is a select.
 #include "norm.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool BWD = false;
+layout(constant_id = 4) const bool WIDE = false;
 layout(binding = 8) uniform samplerBuffer X4;
 layout(binding = 9) uniform samplerBuffer G4;     // backward: dy
 layout(binding = 10) uniform samplerBuffer TAB4;  // table, one vec4 per entry
@@ -16,6 +19,13 @@ layout(std430, binding = 0) writeonly buffer Y { float y[]; };
 layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
 layout(std430, binding = 1) readonly buffer XS { float xs[]; };  // tails
 layout(std430, binding = 2) readonly buffer GS { float gs[]; };
+
+vec4 row_entry(uint r)
+{
+    uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
+    uint t = TAB_CTX ? uint(texelFetch(KMAP1, int(n)).x) : TAB_N ? n : 0u;
+    return texelFetch(TAB4, int(t * p.C + c));
+}
 
 vec4 entry(uint i)
 {
@@ -30,9 +40,9 @@ float one(vec4 e, float x, float g)
     return BWD ? e.y * g + e.z * (x - e.x) + e.w : (x - e.x) * e.y + e.z;
 }
 
-void main()
+void quad(uint v)
 {
-    uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
+    uint base = 4u * v;
     if (base >= p.total) return;
     if (base + 3u < p.total) {
         vec4 x = texelFetch(X4, int(v));
@@ -49,4 +59,32 @@ void main()
         return;
     }
     for (uint i = base; i < p.total; i++) y[i] = one(entry(i), xs[i], BWD ? gs[i] : 0.0);
+}
+
+void main()
+{
+    uint w = flat_group_id() * 64u + gl_LocalInvocationID.x;
+    if (!WIDE) { quad(w); return; }
+    uint base = 16u * w;
+    if (base >= p.total) return;
+    if (base + 15u >= p.total) {
+        for (uint k = 0u; k < 4u; k++) quad(4u * w + k);
+        return;
+    }
+    uint r0 = fdiv(base, p.P, p.invP), r1 = fdiv(base + 15u, p.P, p.invP);
+    vec4 e0 = row_entry(r0), e1 = r1 == r0 ? e0 : row_entry(r1);
+    uint b = r1 * p.P;   // first element of row r1
+    [[unroll]] for (uint k = 0u; k < 4u; k++) {
+        uint v = 4u * w + k;
+        bvec4 s1 = greaterThanEqual(uvec4(base + 4u * k) + uvec4(0u, 1u, 2u, 3u), uvec4(b));
+        vec4 M = mix(vec4(e0.x), vec4(e1.x), s1), A = mix(vec4(e0.y), vec4(e1.y), s1);
+        vec4 B = mix(vec4(e0.z), vec4(e1.z), s1);
+        vec4 x = texelFetch(X4, int(v));
+        if (BWD) {
+            vec4 Gm = mix(vec4(e0.w), vec4(e1.w), s1);
+            y4[v] = A * texelFetch(G4, int(v)) + B * (x - M) + Gm;
+        } else {
+            y4[v] = (x - M) * A + B;
+        }
+    }
 }

@@ -145,6 +145,18 @@ void main()
     if (!GPU) {
         uint t = flat_group_id() * 64u + gl_LocalInvocationID.x;
         if (t >= total_out) return;
+        if (METHOD == M_BN || METHOD == M_UBN) {
+            // per channel: one pass over the rows gives both the segment sums and the parameter
+            // gradients (G_r = gamma_c is the same for every row; no loads inside the loop)
+            if (t >= p.nseg) return;
+            vec4 st = seg[t];
+            vec2 acc = vec2(0.0);
+            for (uint n = 0u; n < p.N; n++) acc += rowsum(n * p.C + t, st.x);
+            float G = aff() ? gam[t] : 1.0;
+            finish(t, G * acc, 0u, 1u);
+            if (p.naff != 0u) { d0[t] = st.y * acc.y; d1[t] = acc.x; }
+            return;
+        }
         vec4 st = t < p.nseg ? seg[t] : vec4(0.0);
         finish(t, total(t, 0u, 1u, st), 0u, 1u);
         return;

@@ -7,7 +7,7 @@
 // CPU path: one invocation per segment, serial. GPU path: one workgroup of 64 per segment, lane l
 // folds items l, l+64, ..., then a shared-memory tree in fixd order.
 // bcn: segments 0..C-1 are the BN branch (per channel), C..C+N-1 the LN branch (per sample); its
-// table is built by coef.comp.
+// table is built by coef.comp. afn: seg[c] = (mean, variance, count, fixd), no table (afn_mlp.comp).
 #include "norm.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
@@ -81,13 +81,16 @@ vec4 post(uint s, vec3 acc)
             rv[s] = (1.0 - m) * rv[s] + m * var * (cnt / (cnt - 1.0));
         }
     }
+    // afn: the variance itself, unbiased for batch statistics (the running one already is); the
+    // standardization statistics are computed by afn_mlp.comp
+    if (METHOD == M_AFN) return vec4(mean, fixd ? var : (cnt > 1.0 ? acc.z / (cnt - 1.0) : 0.0), cnt, fixd ? 1.0 : 0.0);
     return vec4(mean, inversesqrt(var + p.eps), cnt, fixd ? 1.0 : 0.0);
 }
 
 // table entries of segment s: count, and the j-th as (entry index, affine index, scale)
 uint nentries(uint s)
 {
-    if (METHOD == M_BCN) return 0u;
+    if (METHOD == M_BCN || METHOD == M_AFN) return 0u;
     if (METHOD == M_CBN) return p.K;
     if (SEG_GRP) return p.cw;
     return 1u;

@@ -14,7 +14,7 @@
  * 3 (+ coef for bcn / CN-emb). The CPU path (lavapipe) merges serially per invocation (no barriers);
  * the GPU path (VKN_PATH=gpu or a GPU) merges with a workgroup per segment and a shared-memory tree.
  * Both are reproducible: fixed merge order, no float atomics.
- * acn and mn (weighted moments, posteriors recomputed) live in norm_mix.c; afn is not on the device yet. */
+ * acn and mn (weighted moments, posteriors recomputed) live in norm_mix.c; afn's MLPs in norm_afn.c. */
 #include "vkn/norm.h"
 #include "vkn/ops.h"
 #include "ops/launch.h"
@@ -73,6 +73,7 @@ vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_op
     nm->ctx = ctx;
     nm->arena = arena;
     nm->o = *o;
+    nm->seed = seed;
     if (o->kind == VKN_NORM_CN && o->cn_priors) {
         nm->priors = malloc((size_t)o->contexts * sizeof(double));
         if (!nm->priors) { free(nm); return vkn_status_set(VKN_ERR_HOST_OOM, "norm: priors"); }
@@ -209,6 +210,7 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
     }
     const int mix = is_mix(nm->o.kind);
     int nseg = nseg_of(nm, sh), ntab = nk_of(nm, sh) * sh.C;
+    if (nm->o.kind == VKN_NORM_AFN) VKN_TRY(nm_afn_alloc(nm, sh));
     if (mix) VKN_TRY(nm_mix_alloc(nm, sh));
     else if (sh.P > 1) VKN_TRY(nm_alloc1(nm, 4 * rows * w->nchunk, VKN_F32, &w->part));
     VKN_TRY(nm_alloc1(nm, (mix ? 8 : 4) * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->seg));
@@ -334,7 +336,10 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .texel = {x, gg, bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4,
                       .texel_vec4_mask = 1 | 2 | 4};
     nm_set_spec(&d, nm, pc, (uint32_t)bwd);
-    nm_set_grid(&d, ((uint64_t)pc->total + 3) / 4, 0);
+    int wide = pc->P >= 16;   /* sixteen elements per invocation (apply.comp) */
+    d.spec[4] = (uint32_t)wide;
+    d.nspec = 5;
+    nm_set_grid(&d, ((uint64_t)pc->total + (wide ? 15 : 3)) / (wide ? 16 : 4), 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -412,7 +417,7 @@ static vkn_status check_ids_tensor(const vkn_norm *nm, const vkn_tensor *ctx, in
 
 static int supported(vkn_norm_kind k)
 {
-    return k != VKN_NORM_AFN;
+    return k >= VKN_NORM_NONE && k < VKN_NORM_KIND_COUNT_;
 }
 
 static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x);
@@ -439,6 +444,11 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
                               "norm(%s): training needs at least 2 values per channel (N*H*W=%lld) for the unbiased "
                               "running variance",
                               nm_kname(nm), (long long)sh.N * sh.P);
+    if (k == VKN_NORM_AFN && use_batch && (int64_t)sh.N * sh.P < 2)
+        return vkn_status_set(VKN_ERR_SHAPE,
+                              "norm(afn): batch statistics need at least 2 values per channel (N*H*W=%lld) for the "
+                              "unbiased std",
+                              (long long)sh.N * sh.P);
     VKN_TRY(ensure_ws(nm, sh));
     norm_pc pc = make_pc(nm, sh, train, use_batch);
     if (vkn_norm_needs_ctx(k)) VKN_TRY(k_prep(c, nm, &pc, ctx));
@@ -455,6 +465,7 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
         if (sh.P > 1 && (use_batch || k == VKN_NORM_BCN)) VKN_TRY(k_rowstats(c, nm, &pc, x, NULL, 0));
         VKN_TRY(k_finalize(c, nm, &pc, x));
         if (k == VKN_NORM_BCN) VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
+        if (k == VKN_NORM_AFN) VKN_TRY(nm_afn_forward_mlp(c, nm, &pc));
     }
     VKN_TRY(k_apply(c, nm, &pc, x, NULL, y, 0));
     nm->fwd_done = 1;
@@ -481,6 +492,15 @@ vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, cons
         return vkn_status_set(VKN_ERR_ARG, "norm(%s) backward: record a forward of this shape first", nm_kname(nm));
     norm_pc pc = make_pc(nm, sh, 0, nm->fwd_batch);
     if (is_mix(k)) return nm_mix_backward(c, nm, &pc, x, dy, dx);
+    if (k == VKN_NORM_AFN) {
+        if (!pc.use_batch)
+            return vkn_status_set(VKN_ERR_ARG,
+                                  "norm(afn) backward: needs a forward with batch statistics (train, or infer=batch)");
+        if (sh.P > 1) VKN_TRY(k_rowstats(c, nm, &pc, x, dy, 1));
+        VKN_TRY(nm_afn_backward_mlp(c, nm, &pc, x, dy));
+        VKN_TRY(k_apply(c, nm, &pc, x, dy, dx, 1));
+        return nm_afn_unpack_grads(c, nm);
+    }
     int aff = nm->gi >= 0;
     switch (k) {
     case VKN_NORM_BN: case VKN_NORM_UBN: case VKN_NORM_LN: case VKN_NORM_IN: case VKN_NORM_GN:
@@ -551,6 +571,8 @@ const vkn_tensor *vkn_norm_debug_tensor(const vkn_norm *nm, const char *name)
     if (!strcmp(name, "btab")) return &nm->ws.btab;
     if (!strcmp(name, "kmap")) return &nm->ws.kmap;
     if (!strcmp(name, "ubn") && nm->ws.ubn.buffer) return &nm->ws.ubn;
+    if (!strcmp(name, "afn_mask") && nm->ws.afn.buffer) return &nm->ws.afn_mask;
+    if (!strcmp(name, "afn") && nm->ws.afn.buffer) return &nm->ws.afn;
     return NULL;
 }
 
@@ -596,6 +618,15 @@ vkn_status vkn_norm_diagnostics(vkn_norm *nm, vkn_norm_diag *out)
         if (s == VKN_OK) diag_add(out, "blend (1 = bn)", b, n);
         free(b);
         VKN_TRY(s);
+    }
+    if (k == VKN_NORM_AFN) {
+        static const char *names[4] = {"gate_mu", "gate_sigma", "gate_beta", "gate_gamma"};
+        for (int i = 0; i < 4; i++) {
+            float th;
+            VKN_TRY(vkn_tensor_download(&nm->st[vkn_norm_slot_index(&nm->o, names[i])], &th));
+            v[i] = 1.0f / (1.0f + expf(-th));
+        }
+        diag_add(out, "gates (mu, sigma, beta, gamma)", v, 4);
     }
     if (k == VKN_NORM_UBN && nm->ws.ubn.buffer) {
         float u[2];

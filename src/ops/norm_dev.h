@@ -30,7 +30,9 @@ typedef struct norm_ws {
     vkn_tensor ubn;            /* ubn: per-sample norms and similarity state */
     int nq, qlen, ncb;         /* dense stage 1: sample chunks, samples per chunk, channel blocks of 4 */
     vkn_tensor ptab, mt;       /* acn, mn: E-step table (K*C vec4), backward tables (2*K*C vec4) */
-    vkn_tensor afn;            /* afn: statistics, MLP activations and gradients (norm_afn.c) */
+    vkn_tensor afn;            /* afn: keep flags, step counter, statistics, MLP activations and gradients */
+    vkn_tensor afn_prm, afn_gpk; /* afn: the learned slots packed, their gradients packed (norm_afn.c) */
+    vkn_tensor afn_mask;       /* afn: view of the 2*C keep flags at the start of afn */
 } norm_ws;
 
 struct vkn_norm {
@@ -46,6 +48,7 @@ struct vkn_norm {
     int fwd_done;              /* a forward was recorded for ws's shape */
     int fwd_batch;             /* its statistics were batch ones */
     int gi, bi, rm, rv, aux;   /* slot indices (-1: none) */
+    uint64_t seed;             /* the create seed (afn: dropout stream) */
 };
 
 typedef struct shape { int N, C, P; } shape;
@@ -65,5 +68,11 @@ vkn_status nm_mix_alloc(vkn_norm *nm, shape sh);
 vkn_status nm_mix_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y);
 vkn_status nm_mix_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
                            const vkn_tensor *dx);
+
+/* afn: src/ops/norm_afn.c */
+vkn_status nm_afn_alloc(vkn_norm *nm, shape sh);
+vkn_status nm_afn_forward_mlp(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc);
+vkn_status nm_afn_backward_mlp(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g);
+vkn_status nm_afn_unpack_grads(vkn_cmd *c, vkn_norm *nm);
 
 #endif

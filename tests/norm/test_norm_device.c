@@ -5,6 +5,8 @@
  *     workgroup), long rows split in chunks, one sample of a context, a context absent from the batch,
  *     a channel and a sample with mean 1e3 and std 0.1;
  *   - running statistics after 2 training steps, then inference with them;
+ *   - afn with C = 16, 33, 64 (NCHW and dense), dropout masks drawn on the device and fed to the
+ *     reference, no dropout, test-batch statistics at inference;
  *   - acn and mn with K = 1, 3, 5 (mn with and without affine; acn inference with batch and learned
  *     statistics), components with (near) zero posterior mass excluded from the comparison;
  *   - save/load round trip (bit-exact), bad options and out-of-range ids.
@@ -141,7 +143,24 @@ static void run_case(const dev_case *dc)
         tu_run();
         OK(vkn_norm_check_ids(nm));
         vkn_norm_ref_cache cache = {0};
-        OK(vkn_norm_ref_forward(o, N, P, xd, ids, NULL, rs, train, yr, &cache));
+        /* afn: the dropout keep flags the device drew (counter hash), fed to the reference */
+        double *mask = NULL;
+        if (o->kind == VKN_NORM_AFN && train && o->afn_dropout > 0) {
+            const vkn_tensor *mt = vkn_norm_debug_tensor(nm, "afn_mask");
+            assert_non_null(mt);
+            assert_int_equal(mt->numel, 2 * C);
+            float *mf = tu_alloc(2 * C);
+            tu_download(mt, mf);
+            mask = malloc(sizeof(double) * 2 * C);
+            int kept = 0;
+            for (int i = 0; i < 2 * C; i++) { mask[i] = mf[i]; kept += mf[i] == 1.0f; }
+            /* p = 0.3: some dropped, most kept (2C >= 32 draws) */
+            if (2 * C >= 32 && (kept == 2 * C || kept < C))
+                fail_msg("%s step %d: %d of %d dropout flags kept (p = %g)", label, step, kept, 2 * C, o->afn_dropout);
+            free(mf);
+        }
+        OK(vkn_norm_ref_forward(o, N, P, xd, ids, mask, rs, train, yr, &cache));
+        free(mask);
         if (mixk && cache.batch_stats)
             for (int q = 0; q < o->components * C; q++)
                 if (cache.wsum[q] < 1e-5 * N * P && !taint[q]) { taint[q] = 1; ntaint++; }
@@ -275,6 +294,35 @@ static void test_mn(void **s)
     run_kind(VKN_NORM_MN, t_k3_batch);
 }
 
+/* afn: C = 16, 33, 64 (hidden widths 8/1, 16/2, 32/4), NCHW and dense */
+static const int afn_shapes[][4] = {
+    {4, 16, 3, 3}, {5, 33, 3, 3}, {2, 64, 4, 5}, {9, 16, 1, 0}, {8, 64, 1, 0}, {6, 33, 1, 1},
+};
+
+static void run_afn(void (*tweak)(vkn_norm_opts *))
+{
+    tu_seed(100 + VKN_NORM_AFN);
+    for (size_t s = 0; s < sizeof afn_shapes / sizeof *afn_shapes; s++)
+        for (int mode = 0; mode < 2; mode++) {
+            if (mode && s != 0 && s != 3) continue;
+            dev_case dc = {.o = vkn_norm_opts_default(VKN_NORM_AFN, afn_shapes[s][1]), .N = afn_shapes[s][0],
+                           .H = afn_shapes[s][2], .W = afn_shapes[s][3], .mode = mode, .steps = 2};
+            if (tweak) tweak(&dc.o);
+            run_case(&dc);
+        }
+}
+
+static void t_afn_nodrop(vkn_norm_opts *o) { o->afn_dropout = 0; o->momentum = 0.3; }
+static void t_afn_gates(vkn_norm_opts *o) { o->infer = VKN_NORM_INFER_BATCH; o->afn_hidden_rescale = 3; }
+
+static void test_afn(void **s)
+{
+    (void)s;
+    run_afn(NULL);          /* dropout 0.3 (device masks), running statistics at inference */
+    run_afn(t_afn_nodrop);  /* no dropout */
+    run_afn(t_afn_gates);   /* test-batch statistics at inference; another rescale width */
+}
+
 static void test_save_load(void **s)
 {
     (void)s;
@@ -352,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_in),   cmocka_unit_test(test_gn),  cmocka_unit_test(test_cbn),
         cmocka_unit_test(test_cn),   cmocka_unit_test(test_cnx), cmocka_unit_test(test_bcn),
         cmocka_unit_test(test_ubn),  cmocka_unit_test(test_acn), cmocka_unit_test(test_mn),
+        cmocka_unit_test(test_afn),
         cmocka_unit_test(test_save_load), cmocka_unit_test(test_errors),
     };
     return TU_RUN(tests);
