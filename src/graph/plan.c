@@ -127,6 +127,8 @@ vkn_status vkn_graph_compile(vkn_graph *g)
     for (vkn_val v = 0; v < g->nvals; v++) {
         gval *x = G(g, v);
         if (x->alias != VKN_NONE || x->kind != VAL_ACT) continue;
+        for (vkn_val a = 0; a < g->nvals; a++)   /* keeping a view (reshape) keeps what it views */
+            if (G(g, a)->keep && root_of(g, a) == v) x->keep = 1;
         if (x->keep) { x->first = 0; x->last = g->nops + 1; }
         order[n++] = v;
         naive += val_bytes(x);
@@ -168,8 +170,11 @@ vkn_status vkn_graph_compile(vkn_graph *g)
     if (s == VKN_OK) s = vkn_cmd_begin(g->cmd);
     for (int i = 0; i < g->nops && s == VKN_OK; i++) {
         s = g->ops[i].type->record(g, &g->ops[i], g->cmd);
-        if (s != VKN_OK)
-            vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, i, g->ops[i].label, vkn_status_detail());
+        if (s != VKN_OK) {
+            char why[1024];   /* the detail buffer is the destination too: copy it first */
+            snprintf(why, sizeof why, "%s", vkn_status_detail());
+            vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, i, g->ops[i].label, why);
+        }
         if (s == VKN_OK && g->nan_guard) s = record_guard(g, i);
     }
     if (s == VKN_OK) s = vkn_cmd_end(g->cmd);

@@ -277,7 +277,9 @@ vkn_status vkn_nn_optimizer(vkn_nn *m, const vkn_optim_opts *o, const char *pref
     for (vkn_val v = 0; v < nvals; v++) {
         gval *p = G(g, v);
         if (p->kind != VAL_PARAM || !p->train_param || p->grad == VKN_NONE) continue;
-        const char *name = vkn_params_name(m->params, p->param);
+        /* a copy: adding the state buffers below may move the store's items */
+        char name[96];
+        snprintf(name, sizeof name, "%s", vkn_params_name(m->params, p->param));
         if (prefix && strncmp(name, prefix, strlen(prefix))) continue;
         vkn_val in[4] = {v, p->grad, VKN_NONE, VKN_NONE};
         int64_t shape[VKN_MAX_DIMS];
