@@ -23,14 +23,22 @@ float gather(uint e)
     uint c = t % CH, nn = t / CH;
     float s = BIAS ? texelFetch(BIAS1, int(c)).x : 0.0;
     uint hp = h + PH, wp = w + PW;
-    for (uint i = hp % SH; i < KH && i <= hp; i += SH) {
+    // the (i, j) with i = hp % sh + ii*sh <= hp, oh = (hp - i)/sh < Ho (likewise j): a fixed count of
+    // ceil(kh/sh) x ceil(kw/sw) candidates (constants), so straight-line code with predicated fetches
+    // instead of loops whose trip counts differ per lane
+    const uint NI = (KH + SH - 1u) / SH, NJ = (KW + SW - 1u) / SW;
+    uint i0 = hp % SH, j0 = wp % SW;
+    [[unroll]] for (uint ii = 0u; ii < NI; ii++) {
+        uint i = i0 + ii * SH;
         uint oh = (hp - i) / SH;
-        if (oh >= OH) continue;
+        bool okh = i < KH && i <= hp && oh < OH;
         uint rowi = (c * KH + i) * KW, qi = (nn * OH + oh) * OW;
-        for (uint j = wp % SW; j < KW && j <= wp; j += SW) {
+        [[unroll]] for (uint jj = 0u; jj < NJ; jj++) {
+            uint j = j0 + jj * SW;
             uint ow = (wp - j) / SW;
-            if (ow >= OW) continue;
-            s += texelFetch(COL1, int((rowi + j) * p.L + qi + ow)).x;
+            bool ok = okh && j < KW && j <= wp && ow < OW;
+            float v = texelFetch(COL1, ok ? int((rowi + j) * p.L + qi + ow) : 0).x;
+            s += ok ? v : 0.0;
         }
     }
     return s;

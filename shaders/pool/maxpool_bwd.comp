@@ -8,7 +8,10 @@ layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer G1;                        // dy
 layout(std430, binding = 0) writeonly buffer DX { float dx[]; };
 layout(std430, binding = 0) writeonly buffer DX4 { vec4 dx4[]; };
-layout(std430, binding = 1) readonly buffer I { int idx[]; };
+// idx (i32) through an R32F texel view, bits kept by floatBitsToInt: a straight-line gather on llvmpipe
+// instead of a per-lane storage-buffer load (the fetch moves bits; small ints are denormals, -1 a NaN,
+// and the tests check both survive)
+layout(binding = 9) uniform samplerBuffer I1;
 layout(push_constant) uniform P { uint n; } p;
 
 float gather(uint e)
@@ -20,11 +23,17 @@ float gather(uint e)
     // windows oh with oh*sh <= hp < oh*sh + kh
     uint oh0 = hp + 1u > KH ? (hp + 1u - KH + SH - 1u) / SH : 0u, oh1 = min(hp / SH + 1u, OH);
     uint ow0 = wp + 1u > KW ? (wp + 1u - KW + SW - 1u) / SW : 0u, ow1 = min(wp / SW + 1u, OW);
+    // at most ceil(kh/sh) x ceil(kw/sw) windows (constants): straight-line, predicated fetches
+    const uint NI = (KH + SH - 1u) / SH, NJ = (KW + SW - 1u) / SW;
     float s = 0.0;
-    for (uint oh = oh0; oh < oh1; oh++)
-        for (uint ow = ow0; ow < ow1; ow++) {
-            uint o = (plane * OH + oh) * OW + ow;
-            if (idx[o] == me) s += texelFetch(G1, int(o)).x;
+    [[unroll]] for (uint ii = 0u; ii < NI; ii++)
+        [[unroll]] for (uint jj = 0u; jj < NJ; jj++) {
+            uint oh = oh0 + ii, ow = ow0 + jj;
+            bool ok = oh < oh1 && ow < ow1;
+            int o = ok ? int((plane * OH + oh) * OW + ow) : 0;
+            bool hit = ok && floatBitsToInt(texelFetch(I1, o).x) == me;
+            float g = texelFetch(G1, o).x;
+            s += hit ? g : 0.0;
         }
     return s;
 }

@@ -20,6 +20,13 @@
 
 #define WS_ALIGN 64
 
+/* gemm.c: the GEMM writing its [M, N = images*hw] product as NCHW (CPU-class kernels): a conv's output
+ * without the swap01 pass (internal: no public header) */
+vkn_status vkn_op_gemm_nchw_out(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                                const vkn_gemm_opts *opts, int64_t hw);
+
+static int cpu_path(vkn_cmd *c) { return vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU; }
+
 typedef struct win_n { uint32_t kh, kw, sh, sw, ph, pw; } win_n;
 
 static int win_norm(const vkn_window2d *w, win_n *o)
@@ -83,7 +90,13 @@ static vkn_status rec_im2col(vkn_cmd *c, const vkn_tensor *x, const win_n *w, ui
     vkn_dispatch d = {.shader = "conv/im2col", .label = "im2col", .nspec = 5, .bind = {col}, .nbind = 1, .write_mask = 1,
                       .texel = {x}, .ntexel = 1, .push = &pc, .push_bytes = sizeof pc};
     VKN_TRY(vkn_window_spec("im2col", C, H, W, w->kh, w->kw, w->sh, w->sw, w->ph, w->pw, Ho, Wo, d.spec));
-    vkn_grid_1d((uint64_t)rows * pc.L4, 64, d.groups);
+    /* x (then z): blocks of 256 q along a row; y: the row */
+    uint64_t gx = ((uint64_t)pc.L4 + 63) / 64;
+    if (gx == 0) gx = 1;
+    d.groups[0] = (uint32_t)(gx < 65535 ? gx : 65535);
+    d.groups[1] = rows;
+    d.groups[2] = (uint32_t)((gx + d.groups[0] - 1) / d.groups[0]);
+    if (rows > 65535) return vkn_status_set(VKN_ERR_SHAPE, "im2col: %u rows exceed the launch grid", rows);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -262,6 +275,11 @@ vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, c
     VKN_TRY(rec_im2col(c, x, &d.w, (uint32_t)d.N, (uint32_t)d.Cin, (uint32_t)d.H, (uint32_t)d.W, (uint32_t)d.Ho, (uint32_t)d.Wo,
                        (uint32_t)K, &col));
     vkn_gemm_opts o = {.bias_kind = bias ? VKN_BIAS_ROW : VKN_BIAS_NONE, .bias = bias};
+    if (cpu_path(c)) {   /* the GEMM writes y (NCHW) directly */
+        vkn_tensor yv;
+        VKN_TRY(view2(y, d.Cout, d.L, &yv));
+        return vkn_op_gemm_nchw_out(c, &wv, &col, &yv, &o, d.Ho * d.Wo);
+    }
     VKN_TRY(vkn_op_gemm(c, &wv, &col, &ycn, &o));
     return rec_swap01(c, &ycn, (uint32_t)d.Cout, (uint32_t)d.N, (uint32_t)(d.Ho * d.Wo), y);
 }
@@ -416,8 +434,14 @@ vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, con
         VKN_TRY(vkn_op_gemm(c, &xcn, &dcol, &dwv, &o));
     }
     if (dx) {
-        VKN_TRY(vkn_op_gemm(c, &wv, &dcol, &xcn, NULL));   /* dX' overwrites X' (the tracker orders it) */
-        VKN_TRY(rec_swap01(c, &xcn, (uint32_t)d.Cin, (uint32_t)d.N, (uint32_t)(d.H * d.W), dx));
+        if (cpu_path(c)) {   /* the GEMM writes dx (NCHW) directly */
+            vkn_tensor dxv;
+            VKN_TRY(view2(dx, d.Cin, d.L, &dxv));
+            VKN_TRY(vkn_op_gemm_nchw_out(c, &wv, &dcol, &dxv, NULL, d.H * d.W));
+        } else {
+            VKN_TRY(vkn_op_gemm(c, &wv, &dcol, &xcn, NULL));   /* dX' overwrites X' (the tracker orders it) */
+            VKN_TRY(rec_swap01(c, &xcn, (uint32_t)d.Cin, (uint32_t)d.N, (uint32_t)(d.H * d.W), dx));
+        }
     }
     return VKN_OK;
 }

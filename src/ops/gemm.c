@@ -22,8 +22,10 @@ static int mat_dims(const vkn_tensor *t, int64_t *rows, int64_t *cols, int64_t *
     return 0;
 }
 
-vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
-                       const vkn_gemm_opts *opts)
+/* chw != 0 (CPU-class kernels, not batched): C is written NCHW with images of chw pixels instead of
+ * [M, N] (see gemm_reg.glsl); out is any f32 view of M*N elements given as [M, N]. */
+static vkn_status gemm_impl(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                            const vkn_gemm_opts *opts, uint32_t chw)
 {
     vkn_gemm_opts o = {0};
     if (opts) o = *opts;
@@ -55,7 +57,7 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
 
     /* A matrix-vector product (N = 1) leaves 3 of every 4 lanes idle in kernels that vectorize along
      * N: compute C^T = op(B)^T op(A)^T instead, the same memory since C is [M,1] = [1,M]. */
-    if (N == 1 && M > 1) {
+    if (N == 1 && M > 1 && !chw) {
         const vkn_tensor *t = a;
         a = b;
         b = t;
@@ -73,11 +75,13 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
         (uint32_t)M, (uint32_t)N, (uint32_t)Ka, o.alpha, o.beta, o.act_alpha,
         an == 1 ? 0u : (uint32_t)(M * Ka), bn == 1 ? 0u : (uint32_t)(Ka * N), (uint32_t)(M * N)};
     int cpu = vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU;
+    if (chw && (!cpu || cn != 1 || N % chw != 0 || chw >= (1u << 27)))
+        return vkn_status_set(VKN_ERR_ARG, "gemm: an NCHW output needs the CPU-class kernel, no batch and N a multiple of H*W");
     /* with no bias, the bias binding still needs a valid buffer: C stands in (never read) */
     const vkn_tensor *bias = o.bias_kind != VKN_BIAS_NONE ? o.bias : out;
     char label[64];   /* the profiler's table shows each GEMM's shape */
-    snprintf(label, sizeof label, "gemm %lldx%lldx%lld%s%s%s", (long long)M, (long long)N, (long long)Ka,
-             o.trans_a ? " tA" : "", o.trans_b ? " tB" : "", cn > 1 ? " batched" : "");
+    snprintf(label, sizeof label, "gemm %lldx%lldx%lld%s%s%s%s", (long long)M, (long long)N, (long long)Ka,
+             o.trans_a ? " tA" : "", o.trans_b ? " tB" : "", cn > 1 ? " batched" : "", chw ? " nchw" : "");
     vkn_dispatch d = {.label = label, .push = &pc, .push_bytes = sizeof pc};
     uint32_t spec[5] = {(uint32_t)!!o.trans_a, (uint32_t)!!o.trans_b, (uint32_t)o.act, (uint32_t)o.bias_kind,
                         o.beta != 0.0f};
@@ -85,11 +89,30 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
     if (cpu) {
         /* vec4 fetches need K and N (and M when A is transposed) to be multiples of 4 */
         uint32_t vec = (Ka % 4 == 0) && (N % 4 == 0) && (!o.trans_a || M % 4 == 0);
-        uint32_t tm = M >= 64 ? 16 : M >= 8 ? 8 : 4;
-        d.shader = "gemm/gemm_reg";
+        /* Block shape, measured on llvmpipe (CPU time per GEMM): 8 columns per invocation (NV = 2) when
+         * N fills the groups (fewer fetches per FMA: 1.2-1.6x); with a long K, 32 or 24 rows (the one
+         * wasting fewer rows past M), else 16 (the epilogue's stores dominate a short K). */
+        uint32_t nv = vec && N >= 512 ? 2 : 1;
+        uint32_t tm = M >= 16 ? 16 : M >= 8 ? 8 : 4;
+        if (vec && M >= 24 && Ka >= 256) {
+            int64_t pad32 = (M + 31) / 32 * 32, pad24 = (M + 23) / 24 * 24;
+            tm = pad32 <= pad24 ? 32 : 24;
+        }
+        /* a small C with a long K (a convolution's dW) can be a single workgroup, which llvmpipe runs on
+         * one thread: smaller blocks until there are two (not more: smaller blocks cost CPU time) */
+        for (;;) {
+            int64_t groups = (N + 256 * nv - 1) / (256 * nv) * ((M + tm - 1) / tm) * cn;
+            if (groups >= 2) break;
+            if (tm > 8 && tm % 8 == 0) tm /= 2;   /* stays a multiple of 4 (the transposed-A fetches) */
+            else if (nv > 1) nv = 1;
+            else break;
+        }
+        /* llvmpipe (shaderInt64 always) stores C as 64-bit words: half the per-component stores */
+        d.shader = strstr(vkn_context_info(vkn_cmd_context(c))->name, "llvmpipe") ? "gemm/gemm_reg_w64" : "gemm/gemm_reg";
         d.spec[5] = vec;
         d.spec[6] = tm;
-        d.nspec = 7;
+        d.spec[7] = nv | chw << 4;
+        d.nspec = 8;
         d.bind[0] = out;
         d.bind[1] = bias;
         d.nbind = 2;
@@ -100,7 +123,7 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
         d.texel[3] = b;
         d.ntexel = 4;
         d.texel_vec4_mask = 3;
-        d.groups[0] = (uint32_t)((N + 255) / 256);
+        d.groups[0] = (uint32_t)((N + 256 * nv - 1) / (256 * nv));
         d.groups[1] = (uint32_t)((M + tm - 1) / tm);
     } else {
         d.shader = "gemm/gemm_tiled";
@@ -118,6 +141,22 @@ vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, con
     if (d.groups[1] > 65535 || d.groups[2] > 65535)
         return vkn_status_set(VKN_ERR_SHAPE, "gemm: M=%lld or batch=%lld exceeds the launch grid", (long long)M, (long long)cn);
     return vkn_cmd_dispatch(c, &d);
+}
+
+vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                       const vkn_gemm_opts *opts)
+{
+    return gemm_impl(c, a, b, out, opts, 0);
+}
+
+/* For conv.c (declared there): C = op(A) op(B) written NCHW, images of hw pixels (CPU-class path). */
+vkn_status vkn_op_gemm_nchw_out(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                                const vkn_gemm_opts *opts, int64_t hw);
+vkn_status vkn_op_gemm_nchw_out(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                                const vkn_gemm_opts *opts, int64_t hw)
+{
+    if (hw < 1) return vkn_status_set(VKN_ERR_ARG, "gemm: image size %lld", (long long)hw);
+    return gemm_impl(c, a, b, out, opts, (uint32_t)hw);
 }
 
 void vkn_ref_gemm(int64_t nb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *c,

@@ -58,8 +58,8 @@ vkn_status vkn_op_maxpool2d_backward(vkn_cmd *c, const vkn_tensor *dy, const vkn
     VKN_TRY(pool_check("maxpool2d_backward", dx, dy, win, &pc));
     if (!idx_ok(idx, dy)) return vkn_status_set(VKN_ERR_SHAPE, "maxpool2d_backward: idx must be an i32 tensor of dy's size");
     pc.n = (uint32_t)dx->numel;
-    vkn_dispatch d = {.shader = "pool/maxpool_bwd", .label = "maxpool_bwd", .nspec = 5, .bind = {dx, idx}, .nbind = 2,
-                      .write_mask = 1, .texel = {dy}, .ntexel = 1, .push = &pc, .push_bytes = 8};
+    vkn_dispatch d = {.shader = "pool/maxpool_bwd", .label = "maxpool_bwd", .nspec = 5, .bind = {dx}, .nbind = 1,
+                      .write_mask = 1, .texel = {dy, idx}, .ntexel = 2, .push = &pc, .push_bytes = 8};
     memcpy(d.spec, pc.spec, sizeof pc.spec);
     vkn_grid_1d(((uint64_t)pc.n + 3) / 4, 64, d.groups);
     return vkn_cmd_dispatch(c, &d);

@@ -43,7 +43,8 @@ static void test_transposes(void **state)
     (void)state;
     static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 8, 4}, {17, 33, 9}, {64, 64, 64},
                                         {65, 31, 129}, {8, 100, 36}, {128, 12, 256}, {2, 130, 3},
-                                        {7, 1, 9}, {64, 1, 12} /* matrix-vector: computed transposed */};
+                                        {7, 1, 9}, {64, 1, 12} /* matrix-vector: computed transposed */,
+                                        {48, 520, 260}, {33, 516, 300} /* 24/32-row, 8-column blocks */};
     tu_seed(11);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++) {
