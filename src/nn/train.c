@@ -295,8 +295,8 @@ vkn_status vkn_nn_optimizer(vkn_nn *m, const vkn_optim_opts *o, const char *pref
         }
         optim_attr a = {*o};
         a.o.clip_norm = NULL;
-        char label[64];
-        snprintf(label, sizeof label, "%s %s", vkn_optim_name(o->kind), name);
+        char label[sizeof ((vkn_gop *)0)->label];
+        snprintf(label, sizeof label, "%s %.40s", vkn_optim_name(o->kind), name);
         vkn_graph_add_op(g, &gop_optim, in, 2 + nstate, NULL, 0, &a, sizeof a, NULL, label);
         found++;
     }
