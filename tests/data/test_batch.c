@@ -1,7 +1,7 @@
 /* Batching: pixel conversion, channel replication, seeded shuffling, class-balanced batches,
  * contexts, sequential tails and domain-paired batches. */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* Fashion-MNIST from Debian's dataset-fashion-mnist, read in full (skipped when not installed). */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #include <math.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* IDX reader: round trips (plain and gzip, 1 and 3 channels) and every malformed case refused with a
  * message that names the file and the problem, and leaves nothing half-loaded. */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #include <unistd.h>
 #include <zlib.h>

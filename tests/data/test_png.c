@@ -1,7 +1,7 @@
 /* The PNG grid writer produces a valid PNG: decoded with stb_image, it has the expected size and the
  * samples' pixels in the expected cells. */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION

@@ -1,7 +1,7 @@
 /* Synthetic digits and the textured domain: deterministic for a seed, different across seeds,
  * any count (sample i depends only on (seed, i)), and the textured blend is out = |T - d|. */
 #include "vkn/data.h"
-#include "test_util.h"
+#include "../common/filetest.h"
 
 #include <unistd.h>
 

@@ -1,6 +1,7 @@
-/* Small helpers shared by the dataset tests: temporary folders, file writing, message checks. */
-#ifndef VKN_TEST_DATA_UTIL_H
-#define VKN_TEST_DATA_UTIL_H
+/* Helpers shared by the tests of file formats (datasets, safetensors, op runner): temporary folders
+ * removed at exit, whole-file reads and writes, and checks that the last error detail names what it should. */
+#ifndef VKN_TEST_FILETEST_H
+#define VKN_TEST_FILETEST_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@ static inline void write_bytes(const char *path, const void *p, size_t n)
 
 static inline uint8_t *read_bytes(const char *path, size_t *n)
 {
+    /* the whole file, NUL-terminated (the NUL is not counted in *n) */
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -57,6 +59,7 @@ static inline uint8_t *read_bytes(const char *path, size_t *n)
     assert_non_null(p);
     assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
     fclose(f);
+    p[len] = 0;
     *n = (size_t)len;
     return p;
 }
