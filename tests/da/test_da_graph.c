@@ -5,29 +5,8 @@
  *  - gradient reversal: the device gradient below the GRL is -lambda times the reference gradient
  *    (finite differences of the reference, where the GRL is the identity), for several lambdas,
  *    while the gradients above it are unchanged. */
-#include "../common/testutil.h"
+#include "../graph/graph_testutil.h"
 #include "vkn/vkn.h"
-
-/* d loss / d param[pi] by central differences of the reference execution */
-static void finite_diff(vkn_graph *g, vkn_params *p, int pi, vkn_val loss, double h, float *fd)
-{
-    int64_t n = vkn_params_value(p, pi)->numel;
-    float *val = tu_alloc(n);
-    tu_download(vkn_params_value(p, pi), val);
-    for (int64_t i = 0; i < n; i++) {
-        float keep = val[i], lp, lm;
-        val[i] = keep + (float)h;
-        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-        assert_int_equal(vkn_graph_reference(g, loss, &lp), VKN_OK);
-        val[i] = keep - (float)h;
-        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-        assert_int_equal(vkn_graph_reference(g, loss, &lm), VKN_OK);
-        val[i] = keep;
-        fd[i] = (float)(((double)lp - (double)lm) / (2 * h));
-    }
-    assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-    free(val);
-}
 
 static void compile_or_fail(vkn_graph *g, vkn_val loss)
 {
@@ -90,7 +69,7 @@ static void split_case(int both_used)
         int64_t n = gt->numel;
         float *grad = tu_alloc(n), *fd = tu_alloc(n);
         tu_download(gt, grad);
-        finite_diff(g, p, pi, loss, 2e-3, fd);
+        gt_finite_diff(g, p, pi, loss, 2e-3, fd);
         char what[96];
         snprintf(what, sizeof what, "d loss / d %s (split, %s)", vkn_params_name(p, pi), both_used ? "both halves" : "first half");
         tu_assert_close(what, grad, fd, n, 2e-3, 2e-2);
@@ -152,7 +131,7 @@ static void test_grad_reverse(void **state)
             int64_t n = gt->numel;
             float *grad = tu_alloc(n), *fd = tu_alloc(n);
             tu_download(gt, grad);
-            finite_diff(g, p, pi, loss, 2e-3, fd);
+            gt_finite_diff(g, p, pi, loss, 2e-3, fd);
             if (pi == hi) {
                 double dot = 0, norm = 0;
                 for (int64_t i = 0; i < n; i++) dot += (double)grad[i] * fd[i], norm += (double)fd[i] * fd[i];

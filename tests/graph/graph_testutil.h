@@ -5,9 +5,30 @@
 #include "../common/testutil.h"
 #include "vkn/graph.h"
 
+/* d loss / d param[pi] by central differences (step h) of the reference-executed loss, into fd. */
+static inline void gt_finite_diff(vkn_graph *g, vkn_params *p, int pi, vkn_val loss, double h, float *fd)
+{
+    int64_t n = vkn_params_value(p, pi)->numel;
+    float *val = tu_alloc(n);
+    tu_download(vkn_params_value(p, pi), val);
+    for (int64_t i = 0; i < n; i++) {
+        float keep = val[i], lp, lm;
+        val[i] = keep + (float)h;
+        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
+        assert_int_equal(vkn_graph_reference(g, loss, &lp), VKN_OK);
+        val[i] = keep - (float)h;
+        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
+        assert_int_equal(vkn_graph_reference(g, loss, &lm), VKN_OK);
+        val[i] = keep;
+        fd[i] = (float)(((double)lp - (double)lm) / (2 * h));
+    }
+    assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
+    free(val);
+}
+
 /* Run g, then compare the device gradient of every trained parameter with central differences
  * (step h) of the reference-executed loss. */
-static void gt_check_grads(vkn_graph *g, vkn_params *p, vkn_val loss, double h, double atol, double rtol)
+static inline void gt_check_grads(vkn_graph *g, vkn_params *p, vkn_val loss, double h, double atol, double rtol)
 {
     assert_int_equal(vkn_graph_run(g), VKN_OK);
     float dev_loss, ref_loss;
@@ -18,25 +39,13 @@ static void gt_check_grads(vkn_graph *g, vkn_params *p, vkn_val loss, double h, 
         const vkn_tensor *gt = vkn_params_grad(p, pi);
         if (!gt) continue;
         int64_t n = gt->numel;
-        float *grad = tu_alloc(n), *val = tu_alloc(n), *fd = tu_alloc(n);
+        float *grad = tu_alloc(n), *fd = tu_alloc(n);
         tu_download(gt, grad);
-        tu_download(vkn_params_value(p, pi), val);
-        for (int64_t i = 0; i < n; i++) {
-            float keep = val[i], lp, lm;
-            val[i] = keep + (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lp), VKN_OK);
-            val[i] = keep - (float)h;
-            assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
-            assert_int_equal(vkn_graph_reference(g, loss, &lm), VKN_OK);
-            val[i] = keep;
-            fd[i] = (float)(((double)lp - (double)lm) / (2 * h));
-        }
-        assert_int_equal(vkn_graph_reference_set_param(g, pi, val), VKN_OK);
+        gt_finite_diff(g, p, pi, loss, h, fd);
         char what[128];
         snprintf(what, sizeof what, "d loss / d %s (device vs finite differences)", vkn_params_name(p, pi));
         tu_assert_close(what, grad, fd, n, atol, rtol);
-        free(grad); free(val); free(fd);
+        free(grad); free(fd);
     }
 }
 
