@@ -372,7 +372,8 @@ typedef struct vkn_view_config {
                           * ~10 ms of CPU, so keep it modest while training shares the cores) */
     vkn_action_fn on_action;
     void *user;
-    bool quiet;          /* do not print the "no display: headless" note */
+    bool quiet;          /* do not print the "no display: headless" note (the frame statistics a window
+                          * prints when it closes are always printed) */
 } vkn_view_config;
 
 /* Opens a window, or a headless view when forced, when DISPLAY and WAYLAND_DISPLAY are both unset, or

@@ -30,6 +30,11 @@ struct vkn_view {
     double next_frame, fps_t0;
     int64_t fps_frames0;
     float fps;
+    /* frame statistics printed when a window closes: the bar is >= 30 frames/s while training */
+    double open_t, last_present_end, worst_second_fps;
+    int nsecond;              /* full one-second windows measured */
+    float draw_ms[4096];      /* CPU time between two presents (drawing + app work), ring */
+    int ndraw;
 };
 
 static void note(const vkn_view *v, const char *why)
@@ -87,14 +92,33 @@ vkn_status vkn_view_open(vkn_view **out, const vkn_view_config *cfg)
         note(v, "no display (DISPLAY and WAYLAND_DISPLAY are unset)");
         v->headless = true;
     } else v->headless = !open_window(v);
-    v->next_frame = v->fps_t0 = vkn_now();
+    v->next_frame = v->fps_t0 = v->open_t = v->last_present_end = vkn_now();
+    v->worst_second_fps = 1e30;
     *out = v;
     return VKN_OK;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
 }
 
 void vkn_view_close(vkn_view *v)
 {
     if (!v) return;
+    if (!v->headless && v->frames > 0) {
+        double secs = vkn_now() - v->open_t;
+        int n = v->ndraw < (int)(sizeof v->draw_ms / sizeof v->draw_ms[0]) ? v->ndraw
+                                                                         : (int)(sizeof v->draw_ms / sizeof v->draw_ms[0]);
+        qsort(v->draw_ms, (size_t)n, sizeof v->draw_ms[0], cmp_float);
+        fprintf(stderr, "vkn: window: %lld frames in %.1f s (%.1f frames/s", (long long)v->frames, secs,
+                (double)v->frames / secs);
+        if (v->nsecond > 0) fprintf(stderr, "; slowest full second %.1f", v->worst_second_fps);
+        if (n > 0) fprintf(stderr, "; drawing %.1f ms/frame median, %.1f at the 95th percentile", v->draw_ms[n / 2],
+                           v->draw_ms[(int)(0.95 * (n - 1))]);
+        fprintf(stderr, ")\n");
+    }
     if (v->tex) SDL_DestroyTexture(v->tex);
     if (v->ren) SDL_DestroyRenderer(v->ren);
     if (v->win) {
@@ -229,6 +253,8 @@ static void sleep_until(double t)
 
 void vkn_view_present(vkn_view *v)
 {
+    double t_draw = vkn_now() - v->last_present_end;
+    v->draw_ms[v->ndraw++ % (int)(sizeof v->draw_ms / sizeof v->draw_ms[0])] = (float)(t_draw * 1e3);
     if (!v->headless) {
         if (!v->tex || v->tex_w != v->canvas.w || v->tex_h != v->canvas.h) {
             if (v->tex) SDL_DestroyTexture(v->tex);
@@ -250,8 +276,12 @@ void vkn_view_present(vkn_view *v)
     }
     v->frames++;
     double now = vkn_now();
+    v->last_present_end = now;
     if (now - v->fps_t0 >= 1.0) {
         v->fps = (float)((v->frames - v->fps_frames0) / (now - v->fps_t0));
+        /* the first second includes window creation and the first snapshot: not counted */
+        if (v->fps_t0 > v->open_t + 0.5 && v->fps < v->worst_second_fps) v->worst_second_fps = v->fps;
+        if (v->fps_t0 > v->open_t + 0.5) v->nsecond++;
         v->fps_t0 = now;
         v->fps_frames0 = v->frames;
     }
