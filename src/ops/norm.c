@@ -213,12 +213,14 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
     if (nm->o.kind == VKN_NORM_AFN) VKN_TRY(nm_afn_alloc(nm, sh));
     if (mix) VKN_TRY(nm_mix_alloc(nm, sh));
     else if (sh.P > 1) VKN_TRY(nm_alloc1(nm, 4 * rows * w->nchunk, VKN_F32, &w->part));
+    else if (nm_dense_path(nm, sh.P)) VKN_TRY(nm_dense_alloc(nm, sh));
     VKN_TRY(nm_alloc1(nm, (mix ? 8 : 4) * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->seg));
     VKN_TRY(nm_alloc1(nm, 4 * (int64_t)(nseg ? nseg : 1), VKN_F32, &w->bseg));
     VKN_TRY(nm_alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->ftab));
     VKN_TRY(nm_alloc1(nm, 4 * (int64_t)ntab, VKN_F32, &w->btab));
     VKN_TRY(nm_alloc1(nm, sh.N, VKN_F32, &w->kmap));
     VKN_TRY(nm_alloc1(nm, sh.N, VKN_I32, &w->bad));
+    if (vkn_norm_needs_ctx(nm->o.kind)) VKN_TRY(nm_alloc1(nm, (int64_t)sh.N + nm->o.contexts + 1, VKN_F32, &w->kord));
     if (nm->o.kind == VKN_NORM_CNX && nm->o.cnx_embedder)
         VKN_TRY(nm_alloc1(nm, 2 * (int64_t)nm->o.contexts * sh.C, VKN_F32, &w->dtmp));
     if (nm->o.kind == VKN_NORM_UBN)
@@ -295,10 +297,10 @@ void nm_set_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_
 /* ---- the kernels ---- */
 static vkn_status k_prep(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *ids)
 {
-    vkn_dispatch d = {.shader = "norm/prep", .label = "norm-prep", .bind = {ids, &nm->ws.kmap, &nm->ws.bad},
-                      .nbind = 3, .write_mask = 6};
+    vkn_dispatch d = {.shader = "norm/prep", .label = "norm-prep",
+                      .bind = {ids, &nm->ws.kmap, &nm->ws.bad, &nm->ws.kord}, .nbind = 4, .write_mask = 2 | 4 | 8};
     nm_set_spec(&d, nm, pc, 0);
-    nm_set_grid(&d, pc->N, 0);
+    nm_set_grid(&d, (uint64_t)pc->N + pc->K + 1, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -462,6 +464,12 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
         VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
     } else {
         if (k == VKN_NORM_UBN && train) VKN_TRY(ubn_similarity(c, nm, &pc, x));
+        if (nm_dense_path(nm, sh.P)) {
+            VKN_TRY(nm_dense_forward(c, nm, &pc, x, y));
+            nm->fwd_done = 1;
+            nm->fwd_batch = use_batch;
+            return VKN_OK;
+        }
         if (sh.P > 1 && (use_batch || k == VKN_NORM_BCN)) VKN_TRY(k_rowstats(c, nm, &pc, x, NULL, 0));
         VKN_TRY(k_finalize(c, nm, &pc, x));
         if (k == VKN_NORM_BCN) VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
@@ -509,6 +517,7 @@ vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, cons
     case VKN_NORM_CNX: pc.naff = (uint32_t)(nm->o.contexts * sh.C); break;
     default: pc.naff = 0; break;
     }
+    if (nm_dense_path(nm, sh.P)) return nm_dense_backward(c, nm, &pc, x, dy, dx);
     if (sh.P > 1) VKN_TRY(k_rowstats(c, nm, &pc, x, dy, 1));
     VKN_TRY(k_bsum(c, nm, &pc, x, dy));
     if (k == VKN_NORM_BCN || (k == VKN_NORM_CNX && nm->o.cnx_embedder)) VKN_TRY(k_coef(c, nm, &pc, x, dy, 1));

@@ -26,6 +26,8 @@ typedef struct norm_ws {
     vkn_tensor seg, bseg;      /* vec4 per segment */
     vkn_tensor ftab, btab;     /* vec4 per table entry */
     vkn_tensor kmap, bad;      /* per sample */
+    vkn_tensor kord;           /* cbn, cn, cnx: samples sorted by context, then each context's start (prep.comp) */
+    int gnchunk, gclen;        /* dense ln, gn: chunks per segment run, elements per chunk (norm_dense.c) */
     vkn_tensor dtmp;           /* cn-emb: d(k,c) of mu and log-std */
     vkn_tensor ubn;            /* ubn: per-sample norms and similarity state */
     int nq, qlen, ncb;         /* dense stage 1: sample chunks, samples per chunk, channel blocks of 4 */
@@ -68,6 +70,13 @@ vkn_status nm_mix_alloc(vkn_norm *nm, shape sh);
 vkn_status nm_mix_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y);
 vkn_status nm_mix_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
                            const vkn_tensor *dx);
+
+/* dense inputs (P = 1) of bn, ubn, cbn, cn, ln, in, gn on CPU devices: src/ops/norm_dense.c */
+int nm_dense_path(const vkn_norm *nm, int P);
+vkn_status nm_dense_alloc(vkn_norm *nm, shape sh);
+vkn_status nm_dense_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y);
+vkn_status nm_dense_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                             const vkn_tensor *dx);
 
 /* afn: src/ops/norm_afn.c */
 vkn_status nm_afn_alloc(vkn_norm *nm, shape sh);

@@ -1,0 +1,98 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Dense (P = 1) element-wise pass, CPU path: invocation = (block of four channels, run of qlen
+// samples), so what is per channel (table entries, gamma, beta) is fetched once per invocation:
+//   bn, ubn:  per-channel table, TAB[c]                       y = (x - M) A + B | dx = alpha g + beta (x - M) + gamma
+//   cbn, cn:  TAB[ctx(n) C + c] (four fetches per sample)      same
+//   ln, gn:   per-segment statistics TAB[n G + c / cw] = (M, R, ..) (forward: seg; backward: btab
+//             (M, R, beta, gamma)) and the channel's gamma, beta:
+//             y = (x - M) (gamma R) + beta | dx = (R gamma) g + beta_s (x - M) + gamma_s
+//   in (and gn with one channel per group): a segment is one element, so the statistics are those
+//             of x itself (M = x, var 0), computed here: no statistics kernels at all.
+// Texel views: X (8), G (9, backward) or beta (9, forward), TAB (10, vec4), and 11: the ids as
+// floats (cbn, cn) or gamma. X, G and gamma/beta are RGBA32F when C % 4 == 0, else R32F.
+#include "dense.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 3) const bool BWD = false;
+layout(binding = 8) uniform samplerBuffer X;
+layout(binding = 9) uniform samplerBuffer G;      // backward: dy; forward (ln, gn, in): beta
+layout(binding = 10) uniform samplerBuffer TAB;
+layout(binding = 11) uniform samplerBuffer AUX;   // cbn, cn: ids (R32F); ln, gn, in: gamma
+layout(std430, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
+
+const bool GRP = SEG_GRP;
+
+vec4 col(vec4 e[4], uint i) { return vec4(e[0][i], e[1][i], e[2][i], e[3][i]); }
+
+// per-channel values of block c0 from a view holding one float per channel
+vec4 chan4(samplerBuffer t, uint c0)
+{
+    if (c4()) return texelFetch(t, int(c0 >> 2));
+    vec4 r = vec4(0.0);
+    uvec4 cc = lane_c(c0);
+    [[unroll]] for (uint j = 0u; j < 4u; j++) r[j] = texelFetch(t, int(cc[j])).x;
+    return r;
+}
+
+void store(uint n, uint c0, vec4 v)
+{
+    uint b = n * p.C + c0;
+    if (c4()) { y4[b >> 2] = v; return; }
+    [[unroll]] for (uint j = 0u; j < 4u; j++)
+        if (c0 + j < p.C) y[b + j] = v[j];
+}
+
+void main()
+{
+    uint t = flat_group_id() * 64u + gl_LocalInvocationID.x;
+    uint q = t / p.ncb, cb = t - q * p.ncb, c0 = 4u * cb;
+    uint n0 = q * p.qlen;
+    if (n0 >= p.N) return;
+    uint n1 = min(n0 + p.qlen, p.N);
+    uvec4 cc = lane_c(c0);
+    bool aff = (p.flags & F_AFFINE) != 0u;
+    vec4 e[4];
+    vec4 E0 = vec4(0.0), E1 = vec4(0.0), E2 = vec4(0.0), E3 = vec4(0.0);   // per-channel table, or gamma / beta
+    if (GRP) {
+        E1 = aff ? chan4(AUX, c0) : vec4(1.0);
+        if (!BWD) E2 = aff ? chan4(G, c0) : vec4(0.0);
+    } else if (!TAB_CTX) {
+        [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(cc[l]));
+        E0 = col(e, 0u); E1 = col(e, 1u); E2 = col(e, 2u); E3 = col(e, 3u);
+    }
+    // ln / gn: the segments of the four lanes (one fetch when the block lies in one group)
+    uvec4 gi = cc / p.cw;
+    bool onegrp = gi.x == gi.w;
+    float Rin = inversesqrt(p.eps);   // in: variance 0
+    for (uint n = n0; n < n1; n++) {
+        vec4 x = ldc(X, n, c0);
+        vec4 g = BWD ? ldc(G, n, c0) : vec4(0.0);
+        vec4 M, A, B, Gm;
+        if (GRP && p.cw == 1u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
+            M = x;
+            A = Rin * E1;
+            if (!BWD) { B = E2; }
+            else {
+                vec4 H = E1 * g, Q = E1 * (g * (x - M));
+                B = -Rin * Rin * Rin * Q;
+                Gm = -Rin * H;
+            }
+        } else if (GRP) {
+            uint s0 = n * p.G;
+            if (onegrp) { vec4 st = texelFetch(TAB, int(s0 + gi.x)); e[0] = e[1] = e[2] = e[3] = st; }
+            else [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(s0 + gi[l]));
+            M = col(e, 0u);
+            if (!BWD) { A = E1 * col(e, 1u); B = E2; }
+            else { A = col(e, 1u) * E1; B = col(e, 2u); Gm = col(e, 3u); }
+        } else {
+            if (TAB_CTX) {
+                uint k = uint(texelFetch(AUX, int(n)).x);
+                [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(k * p.C + cc[l]));
+                E0 = col(e, 0u); E1 = col(e, 1u); E2 = col(e, 2u); E3 = col(e, 3u);
+            }
+            M = E0; A = E1; B = E2; Gm = E3;
+        }
+        store(n, c0, BWD ? A * g + B * (x - M) + Gm : (x - M) * A + B);
+    }
+}

@@ -1,0 +1,204 @@
+/* Dense inputs (P = 1, [N, C]) on CPU devices: the BN-like, context and group methods get kernels
+ * shaped for a batch of feature vectors instead of the per-(sample, channel) rows of the NCHW path
+ * (where a row would be a single element and a segment would be merged serially by one invocation):
+ *
+ *   bn, ubn, cbn, cn  dense_stats (one invocation per block of 4 channels: vec4 Welford over the
+ *                     samples, then stage 2 for its channels)  -> dense_apply          2 launches
+ *                     backward: dense_sums (same shape: sums, table, dgamma/dbeta) -> dense_apply  2
+ *                     cbn, cn walk the samples context by context in kord order (prep.comp).
+ *   ln, gn            a segment (n, g) is a contiguous run of C/G elements: stage 1 and the merge are
+ *                     the NCHW kernels (rowstats, finalize; bsum backward) run on the reshaped view
+ *                     [N, G, C/G] as instance norm without affine, with the runs cut into chunks so
+ *                     that there are enough invocations; dense_apply adds gamma and beta   3 + 3
+ *   in (one element per segment: mean x, variance 0)  dense_apply alone; backward dense_gsums
+ *                     (dgamma/dbeta) -> dense_apply                                      1 + 2
+ * The GPU path and the other methods (bcn, cnx, afn, acn, mn) keep the shared kernels. */
+#include "ops/norm_dev.h"
+
+#include <string.h>
+
+int nm_dense_path(const vkn_norm *nm, int P)
+{
+    if (P != 1 || nm_gpu_path(nm)) return 0;
+    switch (nm->o.kind) {
+    case VKN_NORM_BN: case VKN_NORM_UBN: case VKN_NORM_CBN: case VKN_NORM_CN:
+    case VKN_NORM_LN: case VKN_NORM_IN: case VKN_NORM_GN: return 1;
+    default: return 0;
+    }
+}
+
+static int is_grp(const vkn_norm *nm)
+{
+    vkn_norm_kind k = nm->o.kind;
+    return k == VKN_NORM_LN || k == VKN_NORM_IN || k == VKN_NORM_GN;
+}
+
+vkn_status nm_dense_alloc(vkn_norm *nm, shape sh)
+{
+    norm_ws *w = &nm->ws;
+    if (!is_grp(nm)) return VKN_OK;
+    int G = nm->o.kind == VKN_NORM_LN ? 1 : nm->o.kind == VKN_NORM_IN ? sh.C : nm->o.groups, cw = sh.C / G;
+    int64_t segs = (int64_t)sh.N * G;
+    w->gnchunk = 1;
+    w->gclen = cw;
+    if (cw == 1) return VKN_OK;   /* in: no statistics kernels */
+    /* cut the runs when there are few segments, chunks of a multiple of 4 elements (whole vec4) */
+    if (segs < 2048 && cw > 64) {
+        int64_t want = (2048 + segs - 1) / segs, most = (cw + 31) / 32;
+        int nch = (int)(want < most ? want : most);
+        w->gclen = ((cw + nch - 1) / nch + 3) & ~3;
+        w->gnchunk = (cw + w->gclen - 1) / w->gclen;
+    }
+    return nm_alloc1(nm, 4 * segs * w->gnchunk, VKN_F32, &w->part);
+}
+
+/* the reshaped view [N, G, C/G] of ln / gn as instance norm without affine (rowstats, finalize, bsum) */
+static norm_pc grp_pc(const vkn_norm *nm, const norm_pc *pc)
+{
+    norm_pc q = *pc;
+    q.C = pc->G;
+    q.P = pc->cw;
+    q.cw = 1;
+    q.nchunk = (uint32_t)nm->ws.gnchunk;
+    q.clen = (uint32_t)nm->ws.gclen;
+    q.invP = 1.0f / (float)q.P;
+    q.invC = 1.0f / (float)q.C;
+    q.flags &= ~(uint32_t)F_AFFINE;
+    q.nseg = pc->N * pc->G;
+    q.NK = pc->N;
+    q.naff = 0;
+    return q;
+}
+
+static void grp_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *q, uint32_t extra)
+{
+    nm_set_spec(d, nm, q, extra);
+    d->spec[0] = VKN_NORM_IN;
+    d->spec[1] = 0;   /* not RAW: the runs have cw > 1 elements */
+}
+
+static int c4(const norm_pc *pc) { return (pc->C & 3u) == 0; }
+
+static vkn_status k_grp_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *q, const vkn_tensor *x)
+{
+    vkn_dispatch d = {.shader = "norm/rowstats", .label = "norm-dense-rowstats",
+                      .bind = {&nm->ws.part, &nm->ws.ftab, &nm->ws.kmap}, .nbind = 3, .write_mask = 1,
+                      .texel = {x, x, x, x}, .ntexel = 4, .texel_vec4_mask = 5};
+    grp_spec(&d, nm, q, 0);
+    nm_set_grid(&d, (uint64_t)q->nseg * q->nchunk, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_grp_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
+{
+    const vkn_tensor *D = &nm->dummy;
+    vkn_dispatch d = {.shader = "norm/finalize", .label = "norm-dense-finalize",
+                      .bind = {&nm->ws.seg, &nm->ws.ftab, D, D, D, D, &nm->ws.kmap, D}, .nbind = 8, .write_mask = 1 | 2,
+                      .texel = {&nm->ws.part, D}, .ntexel = 2, .texel_vec4_mask = 1};
+    grp_spec(&d, nm, q, 0);
+    nm_set_grid(&d, q->nseg, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_grp_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
+{
+    const vkn_tensor *D = &nm->dummy;
+    vkn_dispatch d = {.shader = "norm/bsum", .label = "norm-dense-bsum",
+                      .bind = {&nm->ws.btab, &nm->ws.bseg, D, D, D, &nm->ws.kmap, &nm->ws.seg, D}, .nbind = 8,
+                      .write_mask = 1 | 2, .texel = {&nm->ws.part, D, D}, .ntexel = 3, .texel_vec4_mask = 1};
+    grp_spec(&d, nm, q, 0);
+    nm_set_grid(&d, q->nseg, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
+{
+    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : nm_slot_or(nm, nm->aux);
+    vkn_dispatch d = {.shader = "norm/dense_stats", .label = "norm-dense-stats",
+                      .bind = {&nm->ws.seg, &nm->ws.ftab, nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi),
+                               nm_slot_or(nm, nm->rm), nm_slot_or(nm, nm->rv), aux},
+                      .nbind = 7, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
+                      .texel = {x, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 2, .texel_vec4_mask = c4(pc) ? 1 : 0};
+    nm_set_spec(&d, nm, pc, 0);
+    nm_set_grid(&d, (pc->C + 3) / 4, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
+{
+    vkn_dispatch d = {.shader = "norm/dense_sums", .label = "norm-dense-sums",
+                      .bind = {&nm->ws.btab, &nm->ws.bseg, &nm->ws.seg, nm_slot_or(nm, nm->gi), nm_grad_or(nm, nm->gi),
+                               nm_grad_or(nm, nm->bi), nm_slot_or(nm, nm->aux)},
+                      .nbind = 7, .write_mask = 1 | 2 | 16 | 32,
+                      .texel = {x, g, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 3, .texel_vec4_mask = c4(pc) ? 3 : 0};
+    nm_set_spec(&d, nm, pc, 0);
+    nm_set_grid(&d, (pc->C + 3) / 4, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_gsums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
+{
+    norm_pc q = *pc;
+    q.nchunk = (uint32_t)nm->ws.gnchunk;
+    q.clen = (uint32_t)nm->ws.gclen;
+    q.nseg = pc->N * pc->G;
+    uint64_t nA = pc->cw == 1 ? 0 : (uint64_t)q.nseg * q.nchunk, nB = q.naff ? (pc->C + 3) / 4 : 0;
+    if (nA + nB == 0) return VKN_OK;
+    vkn_dispatch d = {.shader = "norm/dense_gsums", .label = "norm-dense-gsums",
+                      .bind = {nm_ws_or(nm, &nm->ws.part), nm_grad_or(nm, nm->gi), nm_grad_or(nm, nm->bi), x, g},
+                      .nbind = 5, .write_mask = 1 | 2 | 4,
+                      .texel = {x, g, nm_slot_or(nm, nm->gi), &nm->ws.seg}, .ntexel = 4,
+                      .texel_vec4_mask = 1 | 2 | (c4(pc) ? 4 : 0) | 8};
+    nm_set_spec(&d, nm, &q, 0);
+    nm_set_grid(&d, nA + nB, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+/* samples per apply invocation: the per-channel values are fetched once per run */
+#define APPLY_RUN 8
+
+static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                          const vkn_tensor *out, int bwd)
+{
+    const vkn_tensor *D = &nm->dummy;
+    const int grp = is_grp(nm), aff = nm->gi >= 0, v4 = c4(pc);
+    const vkn_tensor *t1 = bwd ? g : grp && aff ? &nm->st[nm->bi] : D;
+    const vkn_tensor *tab = grp && pc->cw == 1 ? D : bwd ? &nm->ws.btab : grp ? &nm->ws.seg : &nm->ws.ftab;
+    const vkn_tensor *t3 = grp ? (aff ? &nm->st[nm->gi] : D) : vkn_norm_needs_ctx(nm->o.kind) ? &nm->ws.kmap : D;
+    vkn_dispatch d = {.shader = "norm/dense_apply", .label = bwd ? "norm-dense-apply-bwd" : "norm-dense-apply",
+                      .bind = {out}, .nbind = 1, .write_mask = 1, .texel = {x, t1, tab, t3}, .ntexel = 4,
+                      .texel_vec4_mask = (v4 ? 1 : 0) | (v4 && t1 != D ? 2 : 0) | 4 | (v4 && grp && aff ? 8 : 0)};
+    norm_pc q = *pc;
+    q.ncb = (pc->C + 3) / 4;
+    q.qlen = APPLY_RUN;
+    nm_set_spec(&d, nm, &q, (uint32_t)bwd);
+    nm_set_grid(&d, (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+vkn_status nm_dense_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y)
+{
+    if (!is_grp(nm)) {
+        VKN_TRY(k_stats(c, nm, pc, x));
+    } else if (pc->cw > 1) {
+        norm_pc q = grp_pc(nm, pc);
+        VKN_TRY(k_grp_rowstats(c, nm, &q, x));
+        VKN_TRY(k_grp_finalize(c, nm, &q));
+    }
+    return k_apply(c, nm, pc, x, NULL, y, 0);
+}
+
+vkn_status nm_dense_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                             const vkn_tensor *dx)
+{
+    if (!is_grp(nm)) {
+        VKN_TRY(k_sums(c, nm, pc, x, g));
+    } else {
+        VKN_TRY(k_gsums(c, nm, pc, x, g));
+        if (pc->cw > 1) {
+            norm_pc q = grp_pc(nm, pc);
+            VKN_TRY(k_grp_bsum(c, nm, &q));
+        }
+    }
+    return k_apply(c, nm, pc, x, g, dx, 1);
+}
