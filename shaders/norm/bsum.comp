@@ -16,6 +16,7 @@ layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
 layout(binding = 9) uniform samplerBuffer X1;
 layout(binding = 10) uniform samplerBuffer G1;
+layout(binding = 11) uniform samplerBuffer KORD;   // cbn, cn, CPU path: samples sorted by context (prep.comp)
 layout(std430, binding = 0) writeonly buffer Btab { vec4 btab[]; };
 layout(std430, binding = 1) writeonly buffer Bseg { vec4 bseg[]; };
 layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
@@ -155,6 +156,25 @@ void main()
             float G = aff() ? gam[t] : 1.0;
             finish(t, G * acc, 0u, 1u);
             if (p.naff != 0u) { d0[t] = st.y * acc.y; d1[t] = acc.x; }
+            return;
+        }
+        if (METHOD == M_CBN || METHOD == M_CN) {
+            // walk each context's rows in kord order, so the ids and the affine entry are loaded
+            // once per context, not per row; one pass gives the segment sums and the gradients
+            uint c = t % p.C, k0 = METHOD == M_CN ? t / p.C : 0u, k1 = METHOD == M_CN ? k0 + 1u : p.K;
+            if (t >= p.nseg) return;
+            vec4 st = seg[t];
+            vec2 hq = vec2(0.0);
+            for (uint k = k0; k < k1; k++) {
+                uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
+                vec2 a = vec2(0.0);
+                for (uint j = j0; j < j1; j++) a += rowsum(uint(texelFetch(KORD, int(j)).x) * p.C + c, st.x);
+                float sc = METHOD == M_CN ? prior_scale(k) : 1.0;
+                uint e = k * p.C + c;
+                hq += (aff() ? gam[e] : 1.0) * sc * a;
+                if (p.naff != 0u) { d0[e] = sc * (st.y * a.y); d1[e] = sc * a.x; }
+            }
+            finish(t, hq, 0u, 1u);
             return;
         }
         vec4 st = t < p.nseg ? seg[t] : vec4(0.0);

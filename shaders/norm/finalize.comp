@@ -12,6 +12,7 @@
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
 layout(binding = 9) uniform samplerBuffer X1;
+layout(binding = 10) uniform samplerBuffer KORD;   // cn, CPU path: samples sorted by context (prep.comp)
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
 layout(std430, binding = 1) writeonly buffer Ftab { vec4 ftab[]; };
 layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
@@ -49,6 +50,12 @@ uint row_of(uint s, uint j)
 vec3 fold(uint s, uint first, uint stride)
 {
     vec3 a = vec3(0.0);
+    if (SEG_CTX && !GPU) {   // the context's samples only, in increasing n (as the filter below)
+        uint k = s / p.C, c = s - k * p.C;
+        uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
+        for (uint j = j0; j < j1; j++) chan(a, item(uint(texelFetch(KORD, int(j)).x) * p.C + c));
+        return a;
+    }
     uint n = nitems(s);
     for (uint j = first; j < n; j += stride) {
         uint r = row_of(s, j);

@@ -323,7 +323,8 @@ static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
                       .bind = {&nm->ws.seg, &nm->ws.ftab, nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi), nm_slot_or(nm, nm->rm),
                                nm_slot_or(nm, nm->rv), &nm->ws.kmap, aux},
                       .nbind = 8, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
-                      .texel = {nm_ws_or(nm, &nm->ws.part), x}, .ntexel = 2, .texel_vec4_mask = 1};
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 3,
+                      .texel_vec4_mask = 1};
     nm_set_spec(&d, nm, pc, 0);
     nm_set_grid(&d, pc->nseg, nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
@@ -362,9 +363,12 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
     vkn_dispatch d = {.shader = "norm/bsum", .label = "norm-bsum",
                       .bind = {&nm->ws.btab, &nm->ws.bseg, gam, d0, d1, &nm->ws.kmap, &nm->ws.seg, aux},
                       .nbind = 8, .write_mask = 1 | 2 | 8 | 16,
-                      .texel = {nm_ws_or(nm, &nm->ws.part), x, g}, .ntexel = 3, .texel_vec4_mask = 1};
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x, g, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 4,
+                      .texel_vec4_mask = 1};
     nm_set_spec(&d, nm, pc, 0);
-    nm_set_grid(&d, (uint64_t)pc->nseg + pc->naff, nm_gpu_path(nm));
+    /* CPU path, cbn / cn: a segment's invocation also writes the parameter gradients (bsum.comp) */
+    int ctx_cpu = !nm_gpu_path(nm) && (k == VKN_NORM_CBN || k == VKN_NORM_CN);
+    nm_set_grid(&d, (uint64_t)pc->nseg + (ctx_cpu ? 0 : pc->naff), nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
 }
 
