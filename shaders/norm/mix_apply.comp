@@ -7,6 +7,7 @@
 //   acn, STAGE 1, invocation 0: the prior-logit gradient from bseg (5.5 (e): dlambda, dp).
 #include "mix.glsl"
 layout(local_size_x = 64) in;
+layout(constant_id = 6) const bool RUNS = false;
 layout(binding = 8) uniform samplerBuffer X4;
 layout(binding = 9) uniform samplerBuffer G4;
 layout(binding = 10) uniform samplerBuffer PT4;   // ptab
@@ -77,10 +78,61 @@ void prior_grad()
     [[unroll]] for (uint k = 0u; k < KS; k++) dp[k] = lam[k] * (dl[k] - sl);
 }
 
+// RUNS (NCHW, P >= 8): invocation = (row (n, c), chunk q) as in stage 1, so the channel's table
+// entries are fetched once per run of elements instead of once per four; the vec4 blocks shared
+// with the neighbouring rows are written element by element (each element by its own row's run).
+void runs(uint t)
+{
+    if (t >= p.N * p.C * p.nchunk) return;
+    uint r = t / p.nchunk, q = t - r * p.nchunk;
+    uint c = r - (r / p.C) * p.C;
+    load(uvec4(c));
+    uint lo = r * p.P + q * p.clen, hi = min(lo + p.clen, (r + 1u) * p.P);
+    for (uint v = lo / 4u; v <= (hi - 1u) / 4u; v++) {
+        uint base = 4u * v;
+        vec4 x, g = vec4(0.0);
+        if (base + 3u < p.total) {
+            x = texelFetch(X4, int(v));
+            if (STAGE == 1u) g = texelFetch(G4, int(v));
+        } else {
+            x = vec4(0.0);
+            for (uint j = 0u; j < 4u; j++)
+                if (base + j < p.total) { x[j] = xs[base + j]; if (STAGE == 1u) g[j] = gs[base + j]; }
+        }
+        vec4 o = compute(x, g);
+        if (base >= lo && base + 3u < hi) { y4[v] = o; continue; }
+        for (uint j = 0u; j < 4u; j++)
+            if (base + j >= lo && base + j < hi) y[base + j] = o[j];
+    }
+}
+
+// RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once
+void dense_runs(uint t)
+{
+    uint q = t / p.ncb, c0 = 4u * (t - q * p.ncb), n0 = 8u * q;
+    if (n0 >= p.N) return;
+    uint n1 = min(n0 + 8u, p.N);
+    load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)));
+    for (uint n = n0; n < n1; n++) {
+        uint b = n * p.C + c0;
+        if ((p.C & 3u) == 0u) {
+            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0));
+            continue;
+        }
+        vec4 x = vec4(0.0), g = vec4(0.0);
+        for (uint j = 0u; j < 4u; j++)
+            if (c0 + j < p.C) { x[j] = xs[b + j]; if (STAGE == 1u) g[j] = gs[b + j]; }
+        vec4 o = compute(x, g);
+        for (uint j = 0u; j < 4u; j++)
+            if (c0 + j < p.C) y[b + j] = o[j];
+    }
+}
+
 void main()
 {
     uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
     if (ACN && STAGE == 1u && v == 0u) prior_grad();
+    if (RUNS) { if (DENSE) dense_runs(v); else runs(v); return; }
     if (base >= p.total) return;
     uvec4 i = uvec4(base) + uvec4(0u, 1u, 2u, 3u);
     uvec4 ic = min(i, uvec4(p.total - 1u));

@@ -118,7 +118,14 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .texel = {x, gg, &nm->ws.ptab, stage ? &nm->ws.mt : &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = 15};
     spec(&d, nm, pc, stage);
-    nm_set_grid(&d, ((uint64_t)pc->total + 3) / 4, 0);
+    /* CPU path, NCHW rows of 8 or more: one invocation per (row, chunk); dense: per (block of 4
+     * channels, 8 samples). Either way the tables are fetched once per run, not per four elements */
+    int runs = (pc->P >= 8 || pc->P == 1) && !nm_gpu_path(nm);
+    d.spec[6] = (uint32_t)runs;
+    d.nspec = 7;
+    uint64_t inv = !runs ? ((uint64_t)pc->total + 3) / 4
+                 : pc->P == 1 ? (uint64_t)pc->ncb * ((pc->N + 7) / 8) : (uint64_t)pc->N * pc->C * pc->nchunk;
+    nm_set_grid(&d, inv, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
