@@ -11,9 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef VKN_COMMIT
-#define VKN_COMMIT "unknown"
-#endif
+#include "vkn_commit.h"
 
 static void list_ops(FILE *f, const char *sep)
 {
