@@ -214,9 +214,10 @@ static void print_summary(const da_run *r, const worker *w, double wall)
             r->data.tgt_name, (long long)r->step, dur, ms, r->o.batch, r->o.batch, r->nm > 1 ? " x 2 models" : "");
     for (int k = 0; k < r->nm; k++) {
         if (r->eval_step < 0) continue;
-        fprintf(stderr, "  %-22s source %5.1f%%  target %5.1f%% (best %.1f%% at step %lld)  domain acc %.0f%%\n",
-                r->o.set[k].label, 100.0 * r->src_acc[k], 100.0 * r->tgt_acc[k], 100.0 * r->best_tgt[k],
-                (long long)r->best_step[k], 100.0 * r->last[k].dom_acc);
+        char dom[32] = "";
+        if (isfinite(r->last[k].dom_acc)) snprintf(dom, sizeof dom, "  domain acc %.0f%%", 100.0 * r->last[k].dom_acc);
+        fprintf(stderr, "  %-22s source %5.1f%%  target %5.1f%% (best %.1f%% at step %lld)%s\n", r->o.set[k].label,
+                100.0 * r->src_acc[k], 100.0 * r->tgt_acc[k], 100.0 * r->best_tgt[k], (long long)r->best_step[k], dom);
     }
     fprintf(stderr, "  files: %s/ (train.csv/.jsonl, eval.csv/.jsonl, ckpt-*.safetensors, summary.json%s)\n", r->o.out_dir,
             w->headless ? ", window-*.png" : "");
@@ -308,8 +309,11 @@ int main(int argc, char **argv)
                 char acc[64] = "";
                 if (snap && isfinite(snap->m[0].tgt_acc))
                     snprintf(acc, sizeof acc, " | test src %.1f%% tgt %.1f%%", 100.0 * snap->m[0].src_acc, 100.0 * snap->m[0].tgt_acc);
-                vkn_progress_update(&prog, l->step + 1, l->ms, "loss %.3f dom %.3f (acc %.0f%%) \xce\xbb %.2f%s", l->label_loss[0],
-                                    l->domain_loss[0], 100.0 * l->dom_acc[0], l->lambda[0], acc);
+                char dom[48] = "";
+                if (isfinite(l->dom_acc[0]))
+                    snprintf(dom, sizeof dom, " dom %.3f (acc %.0f%%)", l->domain_loss[0], 100.0 * l->dom_acc[0]);
+                vkn_progress_update(&prog, l->step + 1, l->ms, "loss %.3f%s \xce\xbb %.2f%s", l->label_loss[0], dom,
+                                    l->lambda[0], acc);
             }
             if (fresh && snap && snap->png) {
                 char path[700];

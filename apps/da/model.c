@@ -1,6 +1,7 @@
 /* vkn-da's LeNet + DANN graphs (model.h). */
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 /* ---- names and norm choices ---- */
 
-static const char *const method_names[DA_METHOD_COUNT] = {"source", "dann"};
+static const char *const method_names[DA_METHOD_COUNT] = {"source", "dann", "noadapt"};
 
 static const struct {
     const char *name, *what;
@@ -32,6 +33,7 @@ int da_norm_uses_ctx(da_norm n) { return n == DA_NORM_DSBN || n == DA_NORM_CN ||
 int da_method_parse(const char *s)
 {
     if (!strcasecmp(s, "source-only") || !strcasecmp(s, "src")) return DA_SOURCE_ONLY;
+    if (!strcasecmp(s, "no-adapt") || !strcasecmp(s, "none")) return DA_NOADAPT;
     for (int i = 0; i < DA_METHOD_COUNT; i++)
         if (!strcasecmp(s, method_names[i])) return i;
     return -1;
@@ -114,37 +116,47 @@ static vkn_val domain_head(vkn_nn *nn, vkn_val f)
     return vkn_nn_linear(nn, "d.fc2", h, 2, 1);
 }
 
+int da_model_train_rows(const da_model *m) { return m->cfg.set.method == DA_NOADAPT ? m->cfg.batch : 2 * m->cfg.batch; }
+
 static vkn_status build_train(da_model *m)
 {
-    const int B = m->cfg.batch, N = 2 * B;
+    const int B = m->cfg.batch, N = da_model_train_rows(m);
+    const int adapt = m->cfg.set.method != DA_NOADAPT;
     VKN_TRY(vkn_graph_create(m->p, "da-train", &m->tr));
     vkn_graph *g = m->tr;
     vkn_nn nn = {.g = g, .params = m->p, .train = 1, .trainable = 1, .init = VKN_INIT_HE, .seed = m->cfg.seed};
     int64_t xs[4] = {N, DA_IMG_C, DA_IMG_H, DA_IMG_W}, ns[1] = {N}, bs[1] = {B};
     m->tr_x = vkn_graph_input(g, "images", VKN_F32, 4, xs);
     m->tr_ctx = vkn_graph_input(g, "domain_ctx", VKN_I32, 1, ns);
-    m->tr_dom = vkn_graph_input(g, "domain_labels", VKN_I32, 1, ns);
+    m->tr_dom = adapt ? vkn_graph_input(g, "domain_labels", VKN_I32, 1, ns) : VKN_NONE;
     m->tr_y = vkn_graph_input(g, "source_labels", VKN_I32, 1, bs);
     vkn_val f = vkn_nn_flatten(&nn, features(&nn, m->tr_x, m->tr_ctx, m->cfg.set.norm, VKN_NORM_INFER_RUNNING));
-    vkn_val fs = VKN_NONE;
-    vkn_nn_split(&nn, f, B, &fs, NULL);                      /* source rows */
+    vkn_val fs = f;
+    if (adapt) vkn_nn_split(&nn, f, B, &fs, NULL);          /* source rows */
     vkn_val logits = label_head(&nn, fs);
     m->tr_lloss = vkn_nn_softmax_ce(&nn, logits, m->tr_y, 0.0f);
-    vkn_val dlogits = domain_head(&nn, f);
-    m->tr_dloss = vkn_nn_softmax_ce(&nn, dlogits, m->tr_dom, 0.0f);
-    m->tr_loss = vkn_graph_binary(g, VKN_BINARY_ADD, m->tr_lloss, m->tr_dloss);
     m->tr_pred = vkn_nn_argmax(&nn, logits);
-    m->tr_dpred = vkn_nn_argmax(&nn, dlogits);
+    m->tr_loss = m->tr_lloss, m->tr_dloss = m->tr_dpred = VKN_NONE;
+    if (adapt) {
+        vkn_val dlogits = domain_head(&nn, f);
+        m->tr_dloss = vkn_nn_softmax_ce(&nn, dlogits, m->tr_dom, 0.0f);
+        m->tr_loss = vkn_graph_binary(g, VKN_BINARY_ADD, m->tr_lloss, m->tr_dloss);
+        m->tr_dpred = vkn_nn_argmax(&nn, dlogits);
+    }
     vkn_val keep[] = {m->tr_loss, m->tr_lloss, m->tr_dloss, m->tr_pred, m->tr_dpred};
-    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) vkn_graph_keep(g, keep[i]);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+        if (keep[i] != VKN_NONE) vkn_graph_keep(g, keep[i]);
     VKN_TRY(vkn_graph_backward(g, m->tr_loss));
     vkn_optim_opts o = {.kind = m->cfg.optim == DA_OPTIM_SGD ? VKN_OPTIM_SGD : VKN_OPTIM_ADAM, .lr_slot = VKN_STEP_LR0,
                         .momentum = m->cfg.momentum, .weight_decay = m->cfg.weight_decay};
     VKN_TRY(vkn_nn_optimizer(&nn, &o, NULL));
     VKN_TRY(vkn_graph_compile(g));
     /* constant inputs: the domain of each row is its context id and its domain label */
-    int32_t *ctx = vkn_graph_input_ptr(g, m->tr_ctx), *dom = vkn_graph_input_ptr(g, m->tr_dom);
-    for (int i = 0; i < N; i++) ctx[i] = dom[i] = i < B ? 0 : 1;
+    int32_t *ctx = vkn_graph_input_ptr(g, m->tr_ctx), *dom = adapt ? vkn_graph_input_ptr(g, m->tr_dom) : NULL;
+    for (int i = 0; i < N; i++) {
+        ctx[i] = i < B ? 0 : 1;
+        if (dom) dom[i] = ctx[i];
+    }
     return VKN_OK;
 }
 
@@ -214,7 +226,7 @@ float *da_model_eval_images(da_model *m, int domain) { return vkn_graph_input_pt
 
 vkn_status da_model_train_step(da_model *m, int64_t step, float lr, float lambda, da_step_out *out)
 {
-    const int B = m->cfg.batch, N = 2 * B;
+    const int B = m->cfg.batch, N = da_model_train_rows(m);
     vkn_graph_set_step(m->tr, VKN_STEP_T, (float)(step + 1));
     vkn_graph_set_step(m->tr, VKN_STEP_LR0, lr);
     vkn_graph_set_step(m->tr, VKN_STEP_LAMBDA, lambda);
@@ -224,14 +236,16 @@ vkn_status da_model_train_step(da_model *m, int64_t step, float lr, float lambda
     if (B > 1024) return vkn_status_set(VKN_ERR_ARG, "vkn-da: batch %d > 1024", B);
     VKN_TRY(vkn_graph_read(m->tr, m->tr_loss, &out->loss));
     VKN_TRY(vkn_graph_read(m->tr, m->tr_lloss, &out->label_loss));
-    VKN_TRY(vkn_graph_read(m->tr, m->tr_dloss, &out->domain_loss));
     VKN_TRY(vkn_graph_read(m->tr, m->tr_pred, (float *)pred));
-    VKN_TRY(vkn_graph_read(m->tr, m->tr_dpred, (float *)dpred));
+    out->domain_loss = 0.0f, out->dom_acc = NAN;
     const int32_t *y = da_model_train_labels(m);
     int right = 0, dright = 0;
     for (int i = 0; i < B; i++) right += pred[i] == y[i];
-    for (int i = 0; i < N; i++) dright += dpred[i] == (i < B ? 0 : 1);
     out->src_acc = (float)right / (float)B;
+    if (m->tr_dloss == VKN_NONE) return VKN_OK;   /* noadapt: no domain head */
+    VKN_TRY(vkn_graph_read(m->tr, m->tr_dloss, &out->domain_loss));
+    VKN_TRY(vkn_graph_read(m->tr, m->tr_dpred, (float *)dpred));
+    for (int i = 0; i < N; i++) dright += dpred[i] == (i < B ? 0 : 1);
     out->dom_acc = (float)dright / (float)N;
     return VKN_OK;
 }

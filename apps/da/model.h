@@ -6,7 +6,8 @@
  *   label     FC 100 -> relu -> FC 100 -> relu -> FC 10              (source rows only)
  *   domain    grad_reverse(lambda) -> FC 100 -> relu -> FC 2         (all rows)
  *
- * One training step takes a batch of 2B images: B source rows then B target rows, normalized together
+ * One training step takes a batch of 2B images (B with --method noadapt: source rows only, no domain
+ * head): B source rows then B target rows, normalized together
  * ("shared BN"); the context id of each row is its domain (0 source, 1 target) for the norms that use
  * contexts. The loss is softmax-CE of the label head on the source rows plus softmax-CE of the domain
  * head on all rows. Source-only training runs the same graph with lambda = 0: the domain head is then
@@ -25,7 +26,12 @@
 #define DA_FEAT 768          /* 48 x 4 x 4 */
 #define DA_CLASSES 10
 
-typedef enum da_method { DA_SOURCE_ONLY = 0, DA_DANN, DA_METHOD_COUNT } da_method;
+/* source: source labels only, but the target batch flows through the features, so normalization
+ *         statistics (shared, per-domain or mixture) see the target domain: the baseline of a norm;
+ * dann:   + the domain head behind gradient reversal;
+ * noadapt: no adaptation at all: the step holds B source images only and the target domain is never
+ *         seen in training (the "source only" of the DANN paper). */
+typedef enum da_method { DA_SOURCE_ONLY = 0, DA_DANN, DA_NOADAPT, DA_METHOD_COUNT } da_method;
 
 /* Normalization choices of the feature extractor (rows of da_norm_table). */
 typedef enum da_norm { DA_NORM_BN = 0, DA_NORM_DSBN, DA_NORM_CN, DA_NORM_CNX, DA_NORM_ACN, DA_NORM_NONE, DA_NORM_COUNT } da_norm;
@@ -81,7 +87,7 @@ typedef struct da_model {
 typedef struct da_step_out {
     float loss, label_loss, domain_loss;
     float src_acc;                    /* label accuracy on the source rows of the batch */
-    float dom_acc;                    /* domain-classifier accuracy on all rows */
+    float dom_acc;                    /* domain-classifier accuracy on all rows (NaN: noadapt has no domain head) */
 } da_step_out;
 
 /* Build and compile the three graphs. A norm kind the device does not implement yet is
@@ -89,7 +95,9 @@ typedef struct da_step_out {
 vkn_status da_model_create(vkn_context *ctx, const da_model_cfg *cfg, da_model **out);
 void da_model_destroy(da_model *m);
 
-/* Host pointers of the training step's inputs: images [2B, 3, 28, 28] (source rows first) and the
+/* Rows of a training step: 2B, or B for noadapt (source rows only). */
+int da_model_train_rows(const da_model *m);
+/* Host pointers of the training step's inputs: images [rows, 3, 28, 28] (source rows first) and the
  * source labels [B]. Target labels have no input: the step cannot see them. */
 float *da_model_train_images(da_model *m);
 int32_t *da_model_train_labels(da_model *m);

@@ -130,6 +130,9 @@ vkn_status da_run_open(da_run *r, const da_opts *o, vkn_context *ctx)
         VKN_TRY(da_model_create(ctx, &c, &r->m[k]));
         snprintf(r->ckpt_path[k], sizeof r->ckpt_path[k], "%s/ckpt-%s.safetensors", o->out_dir, o->set[k].label);
     }
+    r->batch_x = malloc((size_t)2 * o->batch * DA_IMG_SIZE * sizeof(float));
+    r->batch_y = malloc((size_t)o->batch * sizeof(int32_t));
+    if (!r->batch_x || !r->batch_y) return vkn_status_set(VKN_ERR_HOST_OOM, "vkn-da: training batch");
     VKN_TRY(fixed_set(r));
     VKN_TRY(mkdirs(o->out_dir));
     if (o->resume) VKN_TRY(resume(r));
@@ -145,6 +148,8 @@ void da_run_close(da_run *r)
         free(r->pca_xy[k]);
         for (int d = 0; d < 2; d++) free(r->fixed_pred[k][d]), free(r->fixed_feat[k][d]);
     }
+    free(r->batch_x);
+    free(r->batch_y);
     for (int d = 0; d < 2; d++) {
         free(r->fixed_img[d]);
         free(r->fixed_label[d]);
@@ -163,13 +168,12 @@ vkn_status da_run_step(da_run *r)
     const int B = r->o.batch;
     const size_t half = (size_t)B * DA_IMG_SIZE;
     double t0 = now_s();
-    float *x0 = da_model_train_images(r->m[0]);
-    int32_t *y0 = da_model_train_labels(r->m[0]);
-    /* source rows, then target rows; the target labels are not even read */
-    VKN_TRY(vkn_data_pair_fill(r->ld_src, r->ld_tgt, x0, y0, x0 + half, NULL));
-    for (int k = 1; k < r->nm; k++) {
-        memcpy(da_model_train_images(r->m[k]), x0, 2 * half * sizeof(float));
-        memcpy(da_model_train_labels(r->m[k]), y0, (size_t)B * sizeof(int32_t));
+    /* source rows, then target rows; the target labels are not even read. Every setting draws both
+     * batches, so the data order is the same whatever the method; noadapt takes the source rows only. */
+    VKN_TRY(vkn_data_pair_fill(r->ld_src, r->ld_tgt, r->batch_x, r->batch_y, r->batch_x + half, NULL));
+    for (int k = 0; k < r->nm; k++) {
+        memcpy(da_model_train_images(r->m[k]), r->batch_x, (size_t)da_model_train_rows(r->m[k]) * DA_IMG_SIZE * sizeof(float));
+        memcpy(da_model_train_labels(r->m[k]), r->batch_y, (size_t)B * sizeof(int32_t));
     }
     r->lr = da_opts_lr(&r->o, r->step);
     for (int k = 0; k < r->nm; k++) {

@@ -36,6 +36,8 @@ typedef struct da_run {
     int64_t eval_step;               /* step of the last full evaluation (-1: none) */
     float src_acc[2], tgt_acc[2], best_tgt[2];
     int64_t best_step[2];
+    float *batch_x;                  /* [2B * DA_IMG_SIZE]: the step's source rows, then its target rows */
+    int32_t *batch_y;                /* [B] source labels */
     /* the fixed set: the first eval batch of each test set */
     int fixed_n;                     /* images per domain */
     float *fixed_img[2];             /* [fixed_n * DA_IMG_SIZE] per domain */

@@ -1,7 +1,7 @@
 /* vkn-da's training run in-process (apps/da/run.c, model.c, opts.c, pca.c):
  *  - target labels never reach the training: a few steps with the target training labels scrambled
  *    give bit-identical parameters; scrambling the source labels instead changes them (so the test
- *    would notice labels that are used);
+ *    would notice labels that are used); noadapt does not see the target images at all;
  *  - the DANN schedules land in the step tensor and the domain head is trained in both methods;
  *  - options: defaults, settings of --compare, bad values;
  *  - the host PCA recovers a known 2-D structure.
@@ -37,7 +37,7 @@ static void small_opts(da_opts *o, const char *tag, da_method method, da_norm no
     snprintf(o->out_dir, sizeof o->out_dir, "/tmp/vkn-da-test-%d-%s", (int)getpid(), tag);
 }
 
-enum { SCRAMBLE_NONE, SCRAMBLE_TARGET, SCRAMBLE_SOURCE };
+enum { SCRAMBLE_NONE, SCRAMBLE_TARGET, SCRAMBLE_SOURCE, SCRAMBLE_TARGET_IMAGES };
 
 static float *train_params(da_method method, da_norm norm, int scramble, int64_t *n, da_step_out *last)
 {
@@ -49,6 +49,11 @@ static float *train_params(da_method method, da_norm norm, int scramble, int64_t
     vkn_dataset *ds = scramble == SCRAMBLE_TARGET ? &r.data.tgt_train : scramble == SCRAMBLE_SOURCE ? &r.data.src_train : NULL;
     if (ds)
         for (int32_t i = 0; i < ds->n; i++) ds->labels[i] = (uint8_t)((ds->labels[i] * 7 + 3 + i) % 10);
+    if (scramble == SCRAMBLE_TARGET_IMAGES) {
+        vkn_dataset *t = &r.data.tgt_train;
+        size_t bytes = (size_t)t->n * (size_t)(t->c * t->h * t->w);
+        for (size_t i = 0; i < bytes; i++) t->images[i] = (uint8_t)(255 - t->images[i] / 2);
+    }
     for (int i = 0; i < 3; i++)
         if ((s = da_run_step(&r)) != VKN_OK) fail_msg("step: %s", vkn_status_detail());
     float *p = da_model_dump(r.m[0], n);
@@ -79,6 +84,26 @@ static void test_target_labels_unused(void **state)
         assert_true(memcmp(intact, src, (size_t)n0 * sizeof(float)) != 0);   /* the control: source labels matter */
         free(intact), free(tgt), free(src);
     }
+}
+
+/* noadapt never sees the target domain in training: replacing every target training image leaves the
+ * parameters bit-identical; the control: with --method source (lambda 0, but the target rows share the
+ * BN statistics) the same change moves them. */
+static void test_noadapt_never_sees_target(void **state)
+{
+    (void)state;
+    if (!have_mnist()) skip();
+    int64_t n0, n1, n2, n3;
+    float *intact = train_params(DA_NOADAPT, DA_NORM_BN, SCRAMBLE_NONE, &n0, NULL);
+    float *changed = train_params(DA_NOADAPT, DA_NORM_BN, SCRAMBLE_TARGET_IMAGES, &n1, NULL);
+    assert_int_equal(n0, n1);
+    if (memcmp(intact, changed, (size_t)n0 * sizeof(float)) != 0)
+        fail_msg("noadapt-bn: changing the target training images changed the parameters");
+    float *src = train_params(DA_SOURCE_ONLY, DA_NORM_BN, SCRAMBLE_NONE, &n2, NULL);
+    float *src_changed = train_params(DA_SOURCE_ONLY, DA_NORM_BN, SCRAMBLE_TARGET_IMAGES, &n3, NULL);
+    assert_int_equal(n2, n3);
+    assert_true(memcmp(src, src_changed, (size_t)n2 * sizeof(float)) != 0);
+    free(intact), free(changed), free(src), free(src_changed);
 }
 
 /* Source-only = lambda 0: the domain head still learns (its loss moves) but sends nothing into the
@@ -196,7 +221,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options), cmocka_unit_test(test_schedules), cmocka_unit_test(test_pca),
-        cmocka_unit_test(test_target_labels_unused), cmocka_unit_test(test_nan_stops),
+        cmocka_unit_test(test_target_labels_unused), cmocka_unit_test(test_noadapt_never_sees_target),
+        cmocka_unit_test(test_nan_stops),
     };
     return TU_RUN(tests);
 }
