@@ -61,7 +61,7 @@ void da_opts_usage(FILE *f)
 "                     [METHOD-]NORM[@CTX], e.g. source-bn,dann-bn or bn,cn@source or dann-cn,dann-dsbn\n"
 "\n"
 "training\n"
-"  --steps N          training steps (default 3000); one step = B source + B target images\n"
+"  --steps N          training steps (default 3000); one step = B source + B target images (noadapt: B source)\n"
 "  --batch B          images per domain per step (default 64)\n"
 "  --lr X             initial learning rate (default 0.001)\n"
 "  --schedule S       dann (default: lr0 / (1 + 10p)^0.75, p = step/steps) | constant | cosine\n"
@@ -147,7 +147,7 @@ static int parse_setting(const char *spec, da_method def_method, da_tctx def_ctx
     if (dash && da_norm_parse(buf) < 0) {
         *dash = 0;
         int m = da_method_parse(buf);
-        if (m < 0) return bad(err, "--compare: method '%s' unknown (valid: source, dann)", buf, ""), 0;
+        if (m < 0) return bad(err, "--compare: method '%s' unknown (valid: source, dann, noadapt)", buf, ""), 0;
         s->method = (da_method)m;
         norm = dash + 1;
     }
@@ -187,7 +187,7 @@ int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err)
             o->task = (da_task)t;
         } else if (IS("--method")) {
             int m = da_method_parse(v);
-            if (m < 0) return bad(err, "--method %s: unknown method (valid: dann, source)%s", v, "");
+            if (m < 0) return bad(err, "--method %s: unknown method (valid: dann, source, noadapt)%s", v, "");
             o->set[0].method = (da_method)m;
         } else if (IS("--norm")) {
             int n = da_norm_parse(v);
