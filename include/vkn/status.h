@@ -22,6 +22,7 @@ typedef enum vkn_status {
     VKN_ERR_UNSUPPORTED,    /* the device lacks a needed feature */
     VKN_ERR_VULKAN,         /* any other Vulkan failure */
     VKN_ERR_NOT_FINITE,     /* NaN or Inf in a result */
+    VKN_ERR_MISMATCH,       /* a device result differs from the C reference (VKN_CHECK) */
     VKN_ERR_COUNT_
 } vkn_status;
 

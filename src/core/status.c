@@ -23,6 +23,7 @@ const char *vkn_status_string(vkn_status s)
     case VKN_ERR_UNSUPPORTED: return "not supported by this device";
     case VKN_ERR_VULKAN: return "Vulkan call failed";
     case VKN_ERR_NOT_FINITE: return "non-finite value (NaN or Inf)";
+    case VKN_ERR_MISMATCH: return "a device result differs from the C reference (VKN_CHECK)";
     default: return "unknown status";
     }
 }
