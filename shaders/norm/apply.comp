@@ -5,12 +5,13 @@
 //   backward (BWD = true):  dx = alpha * g + beta * (x - M) + gamma  btab[row] = (M, alpha, beta, gamma)
 // The table row of element i: r = i / P, n = r / C, c = r % C, t = 0 | ctx[n] | n (norm.glsl),
 // entry t*C + c. With P >= 4 the four elements span at most two rows: two table fetches.
-// WIDE (P >= 16): sixteen elements (four vec4) per invocation, which span at most two rows: the
-// divisions and table fetches are shared by the four vec4, the per-lane choice is a select.
+// WIDE > 0 (P >= 16): WIDE vec4 per invocation (4 * WIDE <= P, at most 48), which span at most two
+// rows: the divisions and table fetches are shared by the WIDE vec4, the per-lane choice is a select.
+// (llvmpipe: an invocation's fixed cost, two fdiv and two table gathers, is worth ~6 vec4 of work.)
 #include "norm.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool BWD = false;
-layout(constant_id = 4) const bool WIDE = false;
+layout(constant_id = 4) const uint WIDE = 0u;   // vec4 per invocation (0: one quad); 4*WIDE <= P
 layout(binding = 8) uniform samplerBuffer X4;
 layout(binding = 9) uniform samplerBuffer G4;     // backward: dy
 layout(binding = 10) uniform samplerBuffer TAB4;  // table, one vec4 per entry
@@ -64,18 +65,18 @@ void quad(uint v)
 void main()
 {
     uint w = flat_group_id() * 64u + gl_LocalInvocationID.x;
-    if (!WIDE) { quad(w); return; }
-    uint base = 16u * w;
+    if (WIDE == 0u) { quad(w); return; }
+    uint base = 4u * WIDE * w;
     if (base >= p.total) return;
-    if (base + 15u >= p.total) {
-        for (uint k = 0u; k < 4u; k++) quad(4u * w + k);
+    if (base + 4u * WIDE - 1u >= p.total) {
+        for (uint k = 0u; k < WIDE; k++) quad(WIDE * w + k);
         return;
     }
-    uint r0 = fdiv(base, p.P, p.invP), r1 = fdiv(base + 15u, p.P, p.invP);
+    uint r0 = fdiv(base, p.P, p.invP), r1 = fdiv(base + 4u * WIDE - 1u, p.P, p.invP);
     vec4 e0 = row_entry(r0), e1 = r1 == r0 ? e0 : row_entry(r1);
     uint b = r1 * p.P;   // first element of row r1
-    [[unroll]] for (uint k = 0u; k < 4u; k++) {
-        uint v = 4u * w + k;
+    for (uint k = 0u; k < WIDE; k++) {
+        uint v = WIDE * w + k;
         bvec4 s1 = greaterThanEqual(uvec4(base + 4u * k) + uvec4(0u, 1u, 2u, 3u), uvec4(b));
         vec4 M = mix(vec4(e0.x), vec4(e1.x), s1), A = mix(vec4(e0.y), vec4(e1.y), s1);
         vec4 B = mix(vec4(e0.z), vec4(e1.z), s1);

@@ -1,20 +1,33 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Stage 1 of the segmented statistics: invocation t = (row r, chunk q) folds the elements
-// [r*P + q*clen, min(r*P + (q+1)*clen, (r+1)*P)) serially, one vec4 block at a time, in order.
-//   forward (BWD = false): part[t] = (count, mean, M2) by Chan's merge of the vec4 blocks
+// [r*P + q*clen, min(r*P + (q+1)*clen, (r+1)*P)) serially, in order:
+//   forward (BWD = false): part[t] = (count, mean, M2): the partial first and last vec4 blocks by
+//     block4, the whole blocks between them by a Welford update per vec4 lane (the four lanes share
+//     their count, so one reciprocal per block), merged (Chan) as first block, lanes 0..3, last block
 //   backward (BWD = true): part[t] = (sum g, sum g*(x - M), 0, 0), M = the row's ftab mean
+// Whole blocks are read without masks or bounds checks; x, g and the table through texel views.
 // No barriers, no atomics; the merge stage (finalize / bsum) folds the partials in a fixed order.
 #include "norm.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool BWD = false;
 layout(binding = 8) uniform samplerBuffer X4;
-layout(binding = 9) uniform samplerBuffer X1;
-layout(binding = 10) uniform samplerBuffer G4;
-layout(binding = 11) uniform samplerBuffer G1;
+layout(binding = 9) uniform samplerBuffer G4;
+layout(binding = 10) uniform samplerBuffer FTAB4;
+layout(binding = 11) uniform samplerBuffer KMAP1;
 layout(std430, binding = 0) writeonly buffer Part { vec4 part[]; };
-layout(std430, binding = 1) readonly buffer Ftab { vec4 ftab[]; };
-layout(std430, binding = 2) readonly buffer Kmap { float kmap[]; };
+layout(std430, binding = 3) readonly buffer XS { float xs[]; };   // the tensor's last, partial block
+layout(std430, binding = 4) readonly buffer GS { float gs[]; };
+
+vec4 tail4(bool g, uint v)
+{
+    vec4 r = vec4(0.0);
+    for (uint j = 0u; j < 4u; j++)
+        if (4u * v + j < p.total) r[j] = g ? gs[4u * v + j] : xs[4u * v + j];
+    return r;
+}
+vec4 ldx(uint v) { return 4u * v + 3u < p.total ? texelFetch(X4, int(v)) : tail4(false, v); }
+vec4 ldg(uint v) { return 4u * v + 3u < p.total ? texelFetch(G4, int(v)) : tail4(true, v); }
 
 void main()
 {
@@ -24,19 +37,42 @@ void main()
     uint r = t / p.nchunk, q = t - r * p.nchunk;
     uint lo = r * p.P + q * p.clen, hi = min(lo + p.clen, (r + 1u) * p.P);
     uint v0 = lo / 4u, v1 = (hi - 1u) / 4u;
+    // whole blocks [w0, w1): inside [lo, hi)
+    uint w0 = (lo + 3u) / 4u, w1 = hi / 4u;
+    if (w1 < w0) w1 = w0;
+    // the partial blocks: v0 when v0 < w0 or there is no whole block, v1 (!= v0) when v1 >= w1
+    bool ph = v0 < w0 || v0 >= w1, pt = v1 != v0 && v1 >= w1;
     if (!BWD) {
         vec3 acc = vec3(0.0);
-        for (uint v = v0; v <= v1; v++) chan(acc, block4(ld4(X4, X1, v), mask4(v, lo, hi)));
+        if (ph) chan(acc, block4(ldx(v0), mask4(v0, lo, hi)));
+        vec4 mean = vec4(0.0), m2 = vec4(0.0);
+        float k = 0.0;
+        for (uint v = w0; v < w1; v++) {
+            vec4 x = texelFetch(X4, int(v));
+            k += 1.0;
+            vec4 d = x - mean;
+            mean += d * (1.0 / k);
+            m2 += d * (x - mean);
+        }
+        for (uint j = 0u; j < 4u; j++) chan(acc, vec3(k, mean[j], m2[j]));
+        if (pt) chan(acc, block4(ldx(v1), mask4(v1, lo, hi)));
         part[t] = vec4(acc, 0.0);
     } else {
-        uint n = r / p.C, c = r - n * p.C;
-        uint tt = TAB_CTX ? uint(kmap[n]) : TAB_N ? n : 0u;
-        float M = ftab[tt * p.C + c].x;
+        uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
+        uint tt = TAB_CTX ? uint(texelFetch(KMAP1, int(n)).x) : TAB_N ? n : 0u;
+        float M = texelFetch(FTAB4, int(tt * p.C + c)).x;
         vec4 sg = vec4(0.0), sgx = vec4(0.0);
-        for (uint v = v0; v <= v1; v++) {
-            vec4 m = mask4(v, lo, hi), g = ld4(G4, G1, v) * m;
+        for (uint v = w0; v < w1; v++) {
+            vec4 g = texelFetch(G4, int(v));
             sg += g;
-            sgx += g * (ld4(X4, X1, v) - M);
+            sgx += g * (texelFetch(X4, int(v)) - M);
+        }
+        for (uint e = 0u; e < 2u; e++) {
+            uint v = e == 0u ? v0 : v1;
+            if (e == 0u ? !ph : !pt) continue;
+            vec4 g = ldg(v) * mask4(v, lo, hi);
+            sg += g;
+            sgx += g * (ldx(v) - M);
         }
         part[t] = vec4(dot(sg, vec4(1.0)), dot(sgx, vec4(1.0)), 0.0, 0.0);
     }

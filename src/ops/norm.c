@@ -309,8 +309,8 @@ static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
 {
     const vkn_tensor *gg = g ? g : x;
     vkn_dispatch d = {.shader = "norm/rowstats", .label = bwd ? "norm-rowsums" : "norm-rowstats",
-                      .bind = {&nm->ws.part, &nm->ws.ftab, &nm->ws.kmap}, .nbind = 3, .write_mask = 1,
-                      .texel = {x, x, gg, gg}, .ntexel = 4, .texel_vec4_mask = 5};
+                      .bind = {&nm->ws.part, &nm->dummy, &nm->dummy, x, gg}, .nbind = 5, .write_mask = 1,
+                      .texel = {x, gg, &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4, .texel_vec4_mask = 7};
     nm_set_spec(&d, nm, pc, (uint32_t)bwd);
     nm_set_grid(&d, (uint64_t)pc->N * pc->C * pc->nchunk, 0);
     return vkn_cmd_dispatch(c, &d);
@@ -339,10 +339,14 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .texel = {x, gg, bwd ? &nm->ws.btab : &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4,
                       .texel_vec4_mask = 1 | 2 | 4};
     nm_set_spec(&d, nm, pc, (uint32_t)bwd);
-    int wide = pc->P >= 16;   /* sixteen elements per invocation (apply.comp) */
-    d.spec[4] = (uint32_t)wide;
+    /* WIDE vec4 per invocation (apply.comp), spanning at most two rows (4 * WIDE <= P), so that the
+     * row divisions and table fetches are shared by up to 48 vec4 */
+    uint32_t wide = pc->P / 4u < 48u ? pc->P / 4u : 48u;
+    if (wide < 4u) wide = 0u;
+    uint32_t per = wide ? 4u * wide : 4u;
+    d.spec[4] = wide;
     d.nspec = 5;
-    nm_set_grid(&d, ((uint64_t)pc->total + (wide ? 15 : 3)) / (wide ? 16 : 4), 0);
+    nm_set_grid(&d, ((uint64_t)pc->total + per - 1) / per, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 

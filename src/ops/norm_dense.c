@@ -82,8 +82,8 @@ static int c4(const norm_pc *pc) { return (pc->C & 3u) == 0; }
 static vkn_status k_grp_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *q, const vkn_tensor *x)
 {
     vkn_dispatch d = {.shader = "norm/rowstats", .label = "norm-dense-rowstats",
-                      .bind = {&nm->ws.part, &nm->ws.ftab, &nm->ws.kmap}, .nbind = 3, .write_mask = 1,
-                      .texel = {x, x, x, x}, .ntexel = 4, .texel_vec4_mask = 5};
+                      .bind = {&nm->ws.part, &nm->dummy, &nm->dummy, x, x}, .nbind = 5, .write_mask = 1,
+                      .texel = {x, x, &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4, .texel_vec4_mask = 7};
     grp_spec(&d, nm, q, 0);
     nm_set_grid(&d, (uint64_t)q->nseg * q->nchunk, 0);
     return vkn_cmd_dispatch(c, &d);
