@@ -151,9 +151,21 @@ void vkn_graph_set_step_u32(vkn_graph *g, int slot, uint32_t value);
  * after a run names the first op whose output was not finite. Costs about two small dispatches per op. */
 void vkn_graph_set_nan_guard(vkn_graph *g, int on);
 vkn_status vkn_graph_check(vkn_graph *g);
+/* Reference check (VKN_CHECK, DESIGN.md section 2; call before compile, or set VKN_CHECK=1 in the
+ * environment: the higher level wins): level 1 compares, after every step, each op that has a C
+ * reference with that reference run on the device's own inputs of that op, and the step's
+ * vkn_graph_wait / vkn_graph_run / vkn_graph_check returns VKN_ERR_MISMATCH naming the first op
+ * that diverges (op, output, element, device and reference values, how many elements are off);
+ * level 2 also prints a one-line summary per step to stderr. Every value then gets its own memory
+ * (no reuse) and parameters are copied to the host before each submit, so it is slow: a debugging
+ * mode. Tolerance |dev - ref| <= atol + rtol*|ref|, default 1e-4 and 1e-3; VKN_CHECK_ATOL and
+ * VKN_CHECK_RTOL override. With the check on, vkn_graph_submit_after waits for prev first. */
+void vkn_graph_set_check(vkn_graph *g, int level);
+void vkn_graph_set_check_tolerance(vkn_graph *g, float atol, float rtol);
 vkn_status vkn_graph_submit(vkn_graph *g);
-/* Submit g to start on the device when prev's last submit has finished (no host wait between). */
-vkn_status vkn_graph_submit_after(vkn_graph *g, const vkn_graph *prev);
+/* Submit g to start on the device when prev's last submit has finished (no host wait between).
+ * prev is not const: with VKN_CHECK on, prev is waited for and checked first. */
+vkn_status vkn_graph_submit_after(vkn_graph *g, vkn_graph *prev);
 vkn_status vkn_graph_wait(vkn_graph *g);
 vkn_status vkn_graph_run(vkn_graph *g);               /* submit + wait */
 /* Read a value (kept, an input, or a parameter) after a run. */
@@ -164,6 +176,8 @@ typedef struct vkn_graph_report {
     uint64_t activation_bytes;    /* planned (after reuse) */
     uint64_t activation_naive;    /* without reuse */
     uint64_t param_bytes;         /* parameters, gradients, optimizer state, buffers of the store */
+    uint32_t checked_ops;         /* VKN_CHECK, last checked step: ops compared with their reference */
+    uint32_t unchecked_ops;       /* ... and ops skipped (no reference, or no dispatch to compare) */
 } vkn_graph_report;
 vkn_graph_report vkn_graph_get_report(const vkn_graph *g);
 

@@ -12,6 +12,8 @@ vkn_status vkn_graph_create(vkn_params *params, const char *name, vkn_graph **ou
     g->params = params;
     g->ctx = vkn_params_context(params);
     g->nforward = -1;
+    g->check_atol = 1e-4f;
+    g->check_rtol = 1e-3f;
     vkn_status s = vkn_arena_create_host(g->ctx, 0, &g->host_arena);
     int64_t n = VKN_STEP_COUNT;
     if (s == VKN_OK) s = vkn_tensor_alloc(g->host_arena, VKN_F32, 1, &n, &g->step);
@@ -25,6 +27,7 @@ void vkn_graph_destroy(vkn_graph *g)
 {
     if (!g) return;
     vkn_cmd_destroy(g->cmd);
+    vkn_graph_check_destroy(g);
     for (int i = 0; i < g->nops; i++)
         if (g->ops[i].type->destroy && g->ops[i].state) g->ops[i].type->destroy(g->ops[i].state);
     for (int i = 0; i < g->nvals; i++) free(g->vals[i].host);

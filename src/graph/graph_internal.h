@@ -68,6 +68,10 @@ struct vkn_graph {
     float **ref_params;    /* reference execution: host copies of parameters */
     int nan_guard;
     vkn_tensor guard_flags; /* 4 floats per op (16-byte aligned views): [0] = 1 when an output was not finite */
+    int check;              /* VKN_CHECK level (0 off, 1 on, 2 verbose), final after compile */
+    int check_pending;      /* a submitted step awaits its check */
+    float check_atol, check_rtol;
+    struct graph_check *chk;  /* check.c: snapshots and buffers, NULL when off */
 };
 
 /* op types of ops_basic.c used by the autodiff itself */
@@ -77,6 +81,15 @@ extern const vkn_gop_type vkn_gop_copy;     /* out = in */
 
 /* dx = dy * act'(.) from x or y (whichever the activation's derivative needs; ops_act.c) */
 vkn_status vkn_graph_act_backward(vkn_graph *g, vkn_act act, float alpha, vkn_val x, vkn_val y, vkn_val dy, vkn_val *dx);
+
+/* VKN_CHECK (check.c). prepare: at compile, before planning (fixes the level, reads the
+ * environment); before_submit: snapshot what the step reads and may change in place; after_wait:
+ * compare every op with its reference (once per submit); result: the last step's outcome again. */
+vkn_status vkn_graph_check_prepare(vkn_graph *g);
+vkn_status vkn_graph_check_before_submit(vkn_graph *g);
+vkn_status vkn_graph_check_after_wait(vkn_graph *g);
+vkn_status vkn_graph_check_result(const vkn_graph *g);
+void vkn_graph_check_destroy(vkn_graph *g);
 
 static inline gval *G(const vkn_graph *g, vkn_val v) { return &g->vals[v]; }
 

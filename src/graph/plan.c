@@ -86,17 +86,21 @@ static vkn_status record_guard(vkn_graph *g, int i)
 
 void vkn_graph_set_nan_guard(vkn_graph *g, int on) { g->nan_guard = on; }
 
+/* The NaN guard's verdict first (a NaN the reference shares is no divergence), then VKN_CHECK's. */
 vkn_status vkn_graph_check(vkn_graph *g)
 {
-    if (!g->nan_guard || !g->compiled) return VKN_OK;
-    VKN_TRY(vkn_graph_wait(g));
-    const float *f = g->guard_flags.host;
-    for (int i = 0; i < g->nops; i++)
-        if (f[4 * i] != 0.0f)
-            return vkn_status_set(VKN_ERR_NOT_FINITE, "graph %s: op %d (%s, %s) produced NaN or Inf%s", g->name, i,
-                                  g->ops[i].label, g->ops[i].type->name,
-                                  i >= g->nforward ? " in the backward pass" : "");
-    return VKN_OK;
+    if (!g->compiled) return VKN_OK;
+    vkn_status s = vkn_graph_wait(g);
+    if (s != VKN_OK && s != VKN_ERR_MISMATCH) return s;
+    if (g->nan_guard) {
+        const float *f = g->guard_flags.host;
+        for (int i = 0; i < g->nops; i++)
+            if (f[4 * i] != 0.0f)
+                return vkn_status_set(VKN_ERR_NOT_FINITE, "graph %s: op %d (%s, %s) produced NaN or Inf%s", g->name, i,
+                                      g->ops[i].label, g->ops[i].type->name,
+                                      i >= g->nforward ? " in the backward pass" : "");
+    }
+    return vkn_graph_check_result(g);
 }
 
 vkn_status vkn_graph_compile(vkn_graph *g)
@@ -104,6 +108,8 @@ vkn_status vkn_graph_compile(vkn_graph *g)
     if (g->status != VKN_OK) return g->status;
     if (g->compiled) return vkn_graph_fail(g, vkn_status_set(VKN_ERR_ARG, "graph %s: compiled twice", g->name));
     if (g->nforward < 0) g->nforward = g->nops;
+    vkn_status cs = vkn_graph_check_prepare(g);
+    if (cs != VKN_OK) return vkn_graph_fail(g, cs);
 
     /* liveness of roots */
     for (int i = 0; i < g->nvals; i++)
@@ -129,7 +135,8 @@ vkn_status vkn_graph_compile(vkn_graph *g)
         if (x->alias != VKN_NONE || x->kind != VAL_ACT) continue;
         for (vkn_val a = 0; a < g->nvals; a++)   /* keeping a view (reshape) keeps what it views */
             if (G(g, a)->keep && root_of(g, a) == v) x->keep = 1;
-        if (x->keep) { x->first = 0; x->last = g->nops + 1; }
+        /* VKN_CHECK reads every value after the step: no value shares memory with another */
+        if (x->keep || g->check) { x->first = 0; x->last = g->nops + 1; }
         order[n++] = v;
         naive += val_bytes(x);
     }
@@ -197,19 +204,42 @@ void *vkn_graph_input_ptr(vkn_graph *g, vkn_val v)
     return G(g, v)->t.host;
 }
 
-vkn_status vkn_graph_submit(vkn_graph *g)
+/* With VKN_CHECK, the snapshot must see the store as this step will: after this graph's previous
+ * step (checked first) has updated it. */
+static vkn_status submit(vkn_graph *g, vkn_graph *prev)
 {
     if (!g->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: not compiled", g->name);
-    return vkn_cmd_submit(g->cmd);
+    if (g->chk) {
+        VKN_TRY(vkn_graph_wait(g));
+        VKN_TRY(vkn_graph_check_before_submit(g));
+    }
+    VKN_TRY(prev ? vkn_cmd_submit_after(g->cmd, prev->cmd) : vkn_cmd_submit(g->cmd));
+    g->check_pending = g->chk != NULL;
+    return VKN_OK;
 }
 
-vkn_status vkn_graph_submit_after(vkn_graph *g, const vkn_graph *prev)
+vkn_status vkn_graph_submit(vkn_graph *g) { return submit(g, NULL); }
+
+vkn_status vkn_graph_submit_after(vkn_graph *g, vkn_graph *prev)
 {
     if (!g->compiled || !prev->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: not compiled", g->name);
-    return vkn_cmd_submit_after(g->cmd, prev->cmd);
+    /* with a check on either side the two run one after the other: prev's check must read prev's
+     * results before g overwrites the store's gradients, and g's snapshot must follow prev's updates */
+    if (g->chk || prev->chk) {
+        VKN_TRY(vkn_graph_wait(prev));
+        return submit(g, NULL);
+    }
+    return submit(g, prev);
 }
 
-vkn_status vkn_graph_wait(vkn_graph *g) { return g->cmd ? vkn_cmd_wait(g->cmd) : VKN_OK; }
+vkn_status vkn_graph_wait(vkn_graph *g)
+{
+    if (!g->cmd) return VKN_OK;
+    VKN_TRY(vkn_cmd_wait(g->cmd));
+    if (!g->check_pending) return VKN_OK;
+    g->check_pending = 0;   /* once per submit, whatever the outcome */
+    return vkn_graph_check_after_wait(g);
+}
 
 vkn_status vkn_graph_run(vkn_graph *g)
 {
