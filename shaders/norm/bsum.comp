@@ -14,9 +14,10 @@
 #include "norm.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
-layout(binding = 9) uniform samplerBuffer X1;
+layout(binding = 9) uniform samplerBuffer X1;     // RAW: x; ln, in, gn, CPU path: gamma
 layout(binding = 10) uniform samplerBuffer G1;
 layout(binding = 11) uniform samplerBuffer KORD;   // cbn, cn, CPU path: samples sorted by context (prep.comp)
+                                                   // ln, in, gn, CPU path: seg (vec4)
 layout(std430, binding = 0) writeonly buffer Btab { vec4 btab[]; };
 layout(std430, binding = 1) writeonly buffer Bseg { vec4 bseg[]; };
 layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
@@ -175,6 +176,38 @@ void main()
                 if (p.naff != 0u) { d0[e] = sc * (st.y * a.y); d1[e] = sc * a.x; }
             }
             finish(t, hq, 0u, 1u);
+            return;
+        }
+        if (SEG_GRP && !RAW) {
+            // as total() and finish(), with gamma (X1) and the per-sample seg (KORD) through texel
+            // views: no storage loads in the loops
+            if (t < p.nseg) {
+                uint s = t, n = s / p.G, g = s - n * p.G;
+                vec4 st = seg[s];
+                vec2 acc = vec2(0.0);
+                for (uint j = 0u; j < p.cw; j++) {
+                    uint c = g * p.cw + j;
+                    acc += (aff() ? texelFetch(X1, int(c)).x : 1.0) * rowsum(n * p.C + c, st.x);
+                }
+                bseg[s] = vec4(acc, 0.0, 0.0);
+                float R = st.y, W = max(st.z, 1.0);
+                bool fixd = st.w > 0.5;
+                float be = fixd ? 0.0 : -R * R * R * acc.y / W, ga = fixd ? 0.0 : -R * acc.x / W;
+                for (uint j = 0u; j < p.cw; j++) {
+                    uint c = g * p.cw + j;
+                    btab[n * p.C + c] = vec4(st.x, R * (aff() ? texelFetch(X1, int(c)).x : 1.0), be, ga);
+                }
+                return;
+            }
+            uint a = t - p.nseg, gc = a / p.cw;
+            vec2 acc = vec2(0.0);
+            for (uint n = 0u; n < p.N; n++) {
+                vec4 st = texelFetch(KORD, int(n * p.G + gc));
+                vec2 v = rowsum(n * p.C + a, st.x);
+                acc += vec2(v.x, st.y * v.y);
+            }
+            d0[a] = acc.y;
+            d1[a] = acc.x;
             return;
         }
         vec4 st = t < p.nseg ? seg[t] : vec4(0.0);

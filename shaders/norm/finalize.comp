@@ -13,6 +13,8 @@ layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
 layout(binding = 9) uniform samplerBuffer X1;
 layout(binding = 10) uniform samplerBuffer KORD;   // cn, CPU path: samples sorted by context (prep.comp)
+                                                   // ln, in, gn, CPU path: gamma (GAM1 below)
+layout(binding = 11) uniform samplerBuffer BET1;   // ln, in, gn, CPU path: beta
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
 layout(std430, binding = 1) writeonly buffer Ftab { vec4 ftab[]; };
 layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
@@ -74,6 +76,16 @@ void main()
         bool need = p.use_batch != 0u || (METHOD == M_BCN && s >= p.C);
         vec4 st = post(s, need ? fold(s, 0u, 1u) : vec3(0.0));
         seg[s] = st;
+        if (SEG_GRP) {   // as write_entry, with gamma and beta through texel views (no storage loads)
+            uint n = s / p.G, g = s - n * p.G;
+            bool aff = (p.flags & F_AFFINE) != 0u;
+            for (uint j = 0u; j < p.cw; j++) {
+                uint a = g * p.cw + j;
+                float ga = aff ? texelFetch(KORD, int(a)).x : 1.0, be = aff ? texelFetch(BET1, int(a)).x : 0.0;
+                ftab[n * p.C + a] = vec4(st.x, ga * st.y, be, 0.0);
+            }
+            return;
+        }
         uint ne = nentries(s);
         for (uint j = 0u; j < ne; j++) write_entry(s, j, st);
         return;

@@ -316,6 +316,13 @@ static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
     return vkn_cmd_dispatch(c, &d);
 }
 
+/* ln, in, gn on the CPU path: finalize and bsum read gamma, beta and seg through texel views */
+static int seg_grp_cpu(const vkn_norm *nm)
+{
+    vkn_norm_kind k = nm->o.kind;
+    return !nm_gpu_path(nm) && (k == VKN_NORM_LN || k == VKN_NORM_IN || k == VKN_NORM_GN);
+}
+
 static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
 {
     const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : nm_slot_or(nm, nm->aux);
@@ -323,8 +330,12 @@ static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
                       .bind = {&nm->ws.seg, &nm->ws.ftab, nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi), nm_slot_or(nm, nm->rm),
                                nm_slot_or(nm, nm->rv), &nm->ws.kmap, aux},
                       .nbind = 8, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
-                      .texel = {nm_ws_or(nm, &nm->ws.part), x, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 3,
+                      .texel = {nm_ws_or(nm, &nm->ws.part), x, nm_ws_or(nm, &nm->ws.kord), &nm->dummy}, .ntexel = 4,
                       .texel_vec4_mask = 1};
+    if (seg_grp_cpu(nm)) {   /* ln, in, gn on the CPU path: gamma and beta as texel views (finalize.comp) */
+        d.texel[2] = nm_slot_or(nm, nm->gi);
+        d.texel[3] = nm_slot_or(nm, nm->bi);
+    }
     nm_set_spec(&d, nm, pc, 0);
     nm_set_grid(&d, pc->nseg, nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
@@ -369,6 +380,11 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
                       .nbind = 8, .write_mask = 1 | 2 | 8 | 16,
                       .texel = {nm_ws_or(nm, &nm->ws.part), x, g, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 4,
                       .texel_vec4_mask = 1};
+    if (seg_grp_cpu(nm) && pc->P > 1) {   /* bsum.comp: gamma in X1's place, seg in KORD's */
+        d.texel[1] = gam;
+        d.texel[3] = &nm->ws.seg;
+        d.texel_vec4_mask = 1 | 8;
+    }
     nm_set_spec(&d, nm, pc, 0);
     /* CPU path, cbn / cn: a segment's invocation also writes the parameter gradients (bsum.comp) */
     int ctx_cpu = !nm_gpu_path(nm) && (k == VKN_NORM_CBN || k == VKN_NORM_CN);

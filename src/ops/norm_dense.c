@@ -94,7 +94,7 @@ static vkn_status k_grp_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
     const vkn_tensor *D = &nm->dummy;
     vkn_dispatch d = {.shader = "norm/finalize", .label = "norm-dense-finalize",
                       .bind = {&nm->ws.seg, &nm->ws.ftab, D, D, D, D, &nm->ws.kmap, D}, .nbind = 8, .write_mask = 1 | 2,
-                      .texel = {&nm->ws.part, D}, .ntexel = 2, .texel_vec4_mask = 1};
+                      .texel = {&nm->ws.part, D, D, D}, .ntexel = 4, .texel_vec4_mask = 1};
     grp_spec(&d, nm, q, 0);
     nm_set_grid(&d, q->nseg, 0);
     return vkn_cmd_dispatch(c, &d);
@@ -105,7 +105,8 @@ static vkn_status k_grp_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
     const vkn_tensor *D = &nm->dummy;
     vkn_dispatch d = {.shader = "norm/bsum", .label = "norm-dense-bsum",
                       .bind = {&nm->ws.btab, &nm->ws.bseg, D, D, D, &nm->ws.kmap, &nm->ws.seg, D}, .nbind = 8,
-                      .write_mask = 1 | 2, .texel = {&nm->ws.part, D, D}, .ntexel = 3, .texel_vec4_mask = 1};
+                      .write_mask = 1 | 2, .texel = {&nm->ws.part, D, D, &nm->ws.seg}, .ntexel = 4,
+                      .texel_vec4_mask = 1 | 8};
     grp_spec(&d, nm, q, 0);
     nm_set_grid(&d, q->nseg, 0);
     return vkn_cmd_dispatch(c, &d);
