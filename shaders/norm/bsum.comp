@@ -27,6 +27,8 @@ layout(std430, binding = 5) readonly buffer Kmap { float kmap[]; };
 layout(std430, binding = 6) readonly buffer Seg { vec4 seg[]; };
 layout(std430, binding = 7) readonly buffer Aux { float aux[]; };  // cn: priors; bcn: blend; cnx: ftab
 
+layout(constant_id = 3) const bool PARONLY = false;   // in, CPU path: rowstats did the segment part
+
 shared vec2 sh[64];
 
 bool aff() { return (p.flags & F_AFFINE) != 0u; }
@@ -145,7 +147,7 @@ void main()
 {
     uint total_out = p.nseg + p.naff;
     if (!GPU) {
-        uint t = flat_group_id() * 64u + gl_LocalInvocationID.x;
+        uint t = flat_group_id() * 64u + gl_LocalInvocationID.x + (PARONLY ? p.nseg : 0u);
         if (t >= total_out) return;
         if (METHOD == M_BN || METHOD == M_UBN) {
             // per channel: one pass over the rows gives both the segment sums and the parameter

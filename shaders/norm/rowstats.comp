@@ -15,7 +15,13 @@ layout(binding = 8) uniform samplerBuffer X4;
 layout(binding = 9) uniform samplerBuffer G4;
 layout(binding = 10) uniform samplerBuffer FTAB4;
 layout(binding = 11) uniform samplerBuffer KMAP1;
+// FUSE (in on the CPU path, one chunk per row: a row is a segment): the invocation also does the
+// merge's work for its row, as finalize.comp (forward: seg and ftab) and bsum.comp's segment part
+// (backward: bseg and btab) would; gamma and beta come in the texel slots the method leaves free
+layout(constant_id = 4) const bool FUSE = false;
 layout(std430, binding = 0) writeonly buffer Part { vec4 part[]; };
+layout(std430, binding = 1) writeonly buffer O1 { vec4 o1[]; };   // FUSE: seg (forward), btab (backward)
+layout(std430, binding = 2) writeonly buffer O2 { vec4 o2[]; };   // FUSE: ftab (forward), bseg (backward)
 layout(std430, binding = 3) readonly buffer XS { float xs[]; };   // the tensor's last, partial block
 layout(std430, binding = 4) readonly buffer GS { float gs[]; };
 
@@ -56,11 +62,22 @@ void main()
         }
         for (uint j = 0u; j < 4u; j++) chan(acc, vec3(k, mean[j], m2[j]));
         if (pt) chan(acc, block4(ldx(v1), mask4(v1, lo, hi)));
+        if (FUSE) {   // as post() (no running statistics) and write_entry() for in; G4 = gamma, KMAP1 = beta
+            float var = acc.x > 0.0 ? acc.z / acc.x : 0.0;
+            vec4 st = vec4(acc.y, inversesqrt(var + p.eps), acc.x, 0.0);
+            uint c = r - fdiv(r, p.C, p.invC) * p.C;
+            bool aff = (p.flags & F_AFFINE) != 0u;
+            float ga = aff ? texelFetch(G4, int(c)).x : 1.0, be = aff ? texelFetch(KMAP1, int(c)).x : 0.0;
+            o1[r] = st;
+            o2[r] = vec4(st.x, ga * st.y, be, 0.0);
+            return;
+        }
         part[t] = vec4(acc, 0.0);
     } else {
         uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
         uint tt = TAB_CTX ? uint(texelFetch(KMAP1, int(n)).x) : TAB_N ? n : 0u;
-        float M = texelFetch(FTAB4, int(tt * p.C + c)).x;
+        vec4 st = texelFetch(FTAB4, int(tt * p.C + c));   // FUSE: seg[r] (st.x = ftab's M)
+        float M = st.x;
         vec4 sg = vec4(0.0), sgx = vec4(0.0);
         for (uint v = w0; v < w1; v++) {
             vec4 g = texelFetch(G4, int(v));
@@ -74,6 +91,16 @@ void main()
             sg += g;
             sgx += g * (ldx(v) - M);
         }
-        part[t] = vec4(dot(sg, vec4(1.0)), dot(sgx, vec4(1.0)), 0.0, 0.0);
+        vec2 hq = vec2(dot(sg, vec4(1.0)), dot(sgx, vec4(1.0)));
+        part[t] = vec4(hq, 0.0, 0.0);   // bsum's parameter gradients read it
+        if (FUSE) {   // bsum.comp's segment part for a one-row segment; KMAP1 = gamma
+            float G = (p.flags & F_AFFINE) != 0u ? texelFetch(KMAP1, int(c)).x : 1.0;
+            vec2 acc = G * hq;
+            float R = st.y, W = max(st.z, 1.0);
+            bool fixd = st.w > 0.5;
+            float be = fixd ? 0.0 : -R * R * R * acc.y / W, ga = fixd ? 0.0 : -R * acc.x / W;
+            o2[r] = vec4(acc, 0.0, 0.0);
+            o1[r] = vec4(st.x, R * G, be, ga);
+        }
     }
 }

@@ -304,6 +304,14 @@ static vkn_status k_prep(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
     return vkn_cmd_dispatch(c, &d);
 }
 
+/* in on the CPU path with one chunk per row: stage 1 also does the merge's per-segment work
+ * (rowstats.comp FUSE), so the forward skips finalize and the backward's bsum only computes the
+ * parameter gradients */
+static int in_fused(const vkn_norm *nm, const norm_pc *pc)
+{
+    return nm->o.kind == VKN_NORM_IN && !nm_gpu_path(nm) && pc->P > 1 && pc->nchunk == 1;
+}
+
 static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
                              int bwd)
 {
@@ -311,7 +319,25 @@ static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
     vkn_dispatch d = {.shader = "norm/rowstats", .label = bwd ? "norm-rowsums" : "norm-rowstats",
                       .bind = {&nm->ws.part, &nm->dummy, &nm->dummy, x, gg}, .nbind = 5, .write_mask = 1,
                       .texel = {x, gg, &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4, .texel_vec4_mask = 7};
+    const int fuse = in_fused(nm, pc);
+    if (fuse && !bwd) {
+        d.bind[1] = &nm->ws.seg;
+        d.bind[2] = &nm->ws.ftab;
+        d.texel[1] = nm_slot_or(nm, nm->gi);
+        d.texel[2] = &nm->dummy;
+        d.texel[3] = nm_slot_or(nm, nm->bi);
+        d.texel_vec4_mask = 1 | 4;
+        d.write_mask = 1 | 2 | 4;
+    } else if (fuse) {
+        d.bind[1] = &nm->ws.btab;
+        d.bind[2] = &nm->ws.bseg;
+        d.texel[2] = &nm->ws.seg;
+        d.texel[3] = nm_slot_or(nm, nm->gi);
+        d.write_mask = 1 | 2 | 4;
+    }
     nm_set_spec(&d, nm, pc, (uint32_t)bwd);
+    d.spec[4] = (uint32_t)fuse;
+    d.nspec = 5;
     nm_set_grid(&d, (uint64_t)pc->N * pc->C * pc->nchunk, 0);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -385,10 +411,11 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
         d.texel[3] = &nm->ws.seg;
         d.texel_vec4_mask = 1 | 8;
     }
-    nm_set_spec(&d, nm, pc, 0);
+    const int paronly = in_fused(nm, pc);   /* rowstats did the segment part: parameter gradients only */
+    nm_set_spec(&d, nm, pc, (uint32_t)paronly);
     /* CPU path, cbn / cn: a segment's invocation also writes the parameter gradients (bsum.comp) */
     int ctx_cpu = !nm_gpu_path(nm) && (k == VKN_NORM_CBN || k == VKN_NORM_CN);
-    nm_set_grid(&d, (uint64_t)pc->nseg + (ctx_cpu ? 0 : pc->naff), nm_gpu_path(nm));
+    nm_set_grid(&d, paronly ? pc->naff : (uint64_t)pc->nseg + (ctx_cpu ? 0 : pc->naff), nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -495,7 +522,7 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
             return VKN_OK;
         }
         if (sh.P > 1 && (use_batch || k == VKN_NORM_BCN)) VKN_TRY(k_rowstats(c, nm, &pc, x, NULL, 0));
-        VKN_TRY(k_finalize(c, nm, &pc, x));
+        if (!in_fused(nm, &pc)) VKN_TRY(k_finalize(c, nm, &pc, x));
         if (k == VKN_NORM_BCN) VKN_TRY(k_coef(c, nm, &pc, x, NULL, 0));
         if (k == VKN_NORM_AFN) VKN_TRY(nm_afn_forward_mlp(c, nm, &pc));
     }
@@ -543,7 +570,7 @@ vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, cons
     }
     if (nm_dense_path(nm, sh.P)) return nm_dense_backward(c, nm, &pc, x, dy, dx);
     if (sh.P > 1) VKN_TRY(k_rowstats(c, nm, &pc, x, dy, 1));
-    VKN_TRY(k_bsum(c, nm, &pc, x, dy));
+    if (!in_fused(nm, &pc) || pc.naff) VKN_TRY(k_bsum(c, nm, &pc, x, dy));
     if (k == VKN_NORM_BCN || (k == VKN_NORM_CNX && nm->o.cnx_embedder)) VKN_TRY(k_coef(c, nm, &pc, x, dy, 1));
     return k_apply(c, nm, &pc, x, dy, dx, 1);
 }

@@ -271,7 +271,7 @@ static void t_k3_learned(vkn_norm_opts *o) { o->components = 3; o->infer = VKN_N
 static void test_none(void **s) { (void)s; run_kind(VKN_NORM_NONE, NULL); }
 static void test_bn(void **s) { (void)s; run_kind(VKN_NORM_BN, NULL); run_kind(VKN_NORM_BN, t_noaff); run_kind(VKN_NORM_BN, t_infer_batch); }
 static void test_ln(void **s) { (void)s; run_kind(VKN_NORM_LN, NULL); run_kind(VKN_NORM_LN, t_noaff); }
-static void test_in(void **s) { (void)s; run_kind(VKN_NORM_IN, NULL); }
+static void test_in(void **s) { (void)s; run_kind(VKN_NORM_IN, NULL); run_kind(VKN_NORM_IN, t_noaff); }
 static void test_gn(void **s) { (void)s; run_kind(VKN_NORM_GN, NULL); run_kind(VKN_NORM_GN, t_gn2); }
 static void test_cbn(void **s) { (void)s; run_kind(VKN_NORM_CBN, t_cbn); }
 static void test_cn(void **s) { (void)s; run_kind(VKN_NORM_CN, t_cn); run_kind(VKN_NORM_CN, t_cn3); }
