@@ -41,7 +41,23 @@ void main()
         uint lo = s * p.cw + q * p.clen, hi = min(lo + p.clen, (s + 1u) * p.cw);
         float M = texelFetch(SEG, int(s)).x;
         vec4 h = vec4(0.0), hx = vec4(0.0);
-        for (uint v = lo / 4u; v <= (hi - 1u) / 4u; v++) {
+        uint v0 = lo / 4u, v1 = (hi - 1u) / 4u, w0 = (lo + 3u) / 4u, w1 = max(hi / 4u, w0);
+        if (c4()) {
+            // the whole blocks [w0, w1) without masks or bounds checks (their channels are
+            // 4 (v - w) .. +3 with w = base / 4, gamma one fetch); the partial ones below
+            uint wb = base / 4u;
+            for (uint v = w0; v < w1; v++) {
+                vec4 gg = (aff() ? texelFetch(GAM, int(v - wb)) : vec4(1.0)) * texelFetch(G, int(v));
+                h += gg;
+                hx += gg * (texelFetch(X, int(v)) - M);
+            }
+        }
+        // C % 4 == 0: only the partial first and last blocks are left (at most two); else every block
+        bool ph = v0 < w0 || v0 >= w1, pt = v1 != v0 && v1 >= w1;
+        uint nb = c4() ? 2u : v1 - v0 + 1u;
+        for (uint e = 0u; e < nb; e++) {
+            uint v = c4() ? (e == 0u ? v0 : v1) : v0 + e;
+            if (c4() && (e == 0u ? !ph : !pt)) continue;
             vec4 m = mask4(v, lo, hi);
             vec4 ga = vec4(1.0);
             if (aff()) {
@@ -73,7 +89,11 @@ void main()
         }
         vec4 M, R;
         if (p.cw == 1u) { M = x; R = vec4(Rin); }
-        else {
+        else if (gi.x == gi.w) {   // the block lies in one group: one fetch
+            vec4 e = texelFetch(SEG, int(n * p.G + gi.x));
+            M = vec4(e.x);
+            R = vec4(e.y);
+        } else {
             vec4 e[4];
             [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(SEG, int(n * p.G + gi[l]));
             M = vec4(e[0].x, e[1].x, e[2].x, e[3].x);

@@ -172,7 +172,10 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     norm_pc q = *pc;
     q.ncb = (pc->C + 3) / 4;
     q.qlen = APPLY_RUN;
+    q.f2 = 1.0f / (float)q.ncb;
     nm_set_spec(&d, nm, &q, (uint32_t)bwd);
+    d.spec[4] = APPLY_RUN;
+    d.nspec = 5;
     nm_set_grid(&d, (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
     return vkn_cmd_dispatch(c, &d);
 }
