@@ -31,7 +31,7 @@ void wchan(inout vec4 a, vec4 b)
 // part item index of merge item j of channel c
 uint mix_item(uint c, uint j)
 {
-    uint n = j / p.nchunk, q = j - n * p.nchunk;
+    uint n = p.nchunk == 1u ? j : j / p.nchunk, q = j - n * p.nchunk;   // (no vector division when 1)
     return (n * p.C + c) * p.nchunk + q;
 }
 

@@ -12,6 +12,8 @@
 #include "mix.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
+layout(binding = 9) uniform samplerBuffer SEG4;   // seg as a texel view (no per-lane storage loads)
+layout(binding = 10) uniform samplerBuffer U1;    // u as a texel view (acn stage 2: raw_var)
 layout(std430, binding = 0) buffer Mt { vec4 mt[]; };        // stage 2: unused
 layout(std430, binding = 1) buffer Bseg { vec4 bseg[]; };
 layout(std430, binding = 2) readonly buffer Seg { vec4 seg[]; };
@@ -26,7 +28,7 @@ vec4 fold(uint t, uint first, uint stride)
     vec4 a = vec4(0.0);
     uint nseg = KS * p.C;
     if (t < nseg) {
-        uint k = t / p.C, c = t - k * p.C;
+        uint k = fdiv(t, p.C, p.invC), c = t - k * p.C;
         for (uint j = first; j < p.nitem; j += stride) a += texelFetch(PART4, int(mix_item(c, j) * KS + k));
         return a;
     }
@@ -35,7 +37,7 @@ vec4 fold(uint t, uint first, uint stride)
         uint k = i / p.nitem, j = i - k * p.nitem;
         vec4 v = texelFetch(PART4, int(mix_item(c, j) * KS + k));
         uint s = k * p.C + c;
-        a += vec4(v.x, seg[2u * s + 1u].w * seg[2u * s].y * v.y, 0.0, 0.0);
+        a += vec4(v.x, texelFetch(SEG4, int(2u * s + 1u)).w * texelFetch(SEG4, int(2u * s)).y * v.y, 0.0, 0.0);
     }
     return a;
 }
@@ -45,7 +47,7 @@ void finish(uint t, vec4 acc)
     uint nseg = KS * p.C;
     if (STAGE == 2u) {
         d0[t] = acc.x;
-        d1[t] = acc.y * sigmoidf(u[t]);
+        d1[t] = acc.y * sigmoidf(texelFetch(U1, int(t)).x);
         vec4 b = bseg[t];
         bseg[t] = vec4(b.xyz, acc.z);
         return;
@@ -56,7 +58,7 @@ void finish(uint t, vec4 acc)
         d1[c] = acc.x;
         return;
     }
-    vec4 st = seg[2u * t], st2 = seg[2u * t + 1u];
+    vec4 st = texelFetch(SEG4, int(2u * t)), st2 = texelFetch(SEG4, int(2u * t + 1u));
     float r = st.y, S = st.z, A = st2.x, v = st2.z, a = st2.w;
     float W = S > 0.0 ? S : 1.0, Hs = acc.x, Gs = acc.y;
     bool fixd = st.w > 0.5;

@@ -9,6 +9,7 @@
 #include "mix.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
+layout(binding = 9) uniform samplerBuffer S1T;   // the same as S1 (read-only), as a texel view
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
 layout(std430, binding = 1) readonly buffer S1 { float s1[]; };   // mn: gamma | acn: prior_logits
 layout(std430, binding = 2) readonly buffer S2 { float s2[]; };   // mn: beta
@@ -22,7 +23,7 @@ shared vec4 sh[64];
 
 vec4 fold(uint s, uint first, uint stride)
 {
-    uint k = s / p.C, c = s - k * p.C;
+    uint k = fdiv(s, p.C, p.invC), c = s - k * p.C;
     vec4 a = vec4(0.0);
     for (uint j = first; j < p.nitem; j += stride) wchan(a, texelFetch(PART4, int(mix_item(c, j) * KS + k)));
     return a;
@@ -30,7 +31,7 @@ vec4 fold(uint s, uint first, uint stride)
 
 void post(uint s, vec4 acc)
 {
-    uint k = s / p.C, c = s - k * p.C;
+    uint k = fdiv(s, p.C, p.invC), c = s - k * p.C;
     float S = acc.x, mean = acc.y, var = S > 0.0 ? acc.z / S : 0.0, lam = 0.0;
     bool fixd = p.use_batch == 0u;
     float M = float(p.N) * float(p.P);
@@ -63,15 +64,15 @@ void post(uint s, vec4 acc)
     float a;
     if (ACN) {
         float mx = -3.0e38, z = 0.0;
-        for (uint l = 0u; l < KS; l++) mx = max(mx, s1[l]);
-        for (uint l = 0u; l < KS; l++) z += exp(s1[l] - mx);
-        a = inversesqrt(exp(s1[k] - mx) / z + p.eps);
+        for (uint l = 0u; l < KS; l++) mx = max(mx, texelFetch(S1T, int(l)).x);
+        for (uint l = 0u; l < KS; l++) z += exp(texelFetch(S1T, int(l)).x - mx);
+        a = inversesqrt(exp(texelFetch(S1T, int(k)).x - mx) / z + p.eps);
     } else {
         a = lam > 0.0 ? inversesqrt(lam) : 0.0;
     }
     float r = inversesqrt(var + p.eps);
     bool aff = !ACN && (p.flags & F_AFFINE) != 0u;
-    float g = aff ? s1[c] : 1.0, b = aff ? s2[c] : 0.0;
+    float g = aff ? texelFetch(S1T, int(c)).x : 1.0, b = aff ? s2[c] : 0.0;
     seg[2u * s] = vec4(mean, r, S, fixd ? 1.0 : 0.0);
     seg[2u * s + 1u] = vec4(a * r * g, b, var, a);
 }

@@ -8,23 +8,27 @@
 #include "mix.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) writeonly buffer Ptab { vec4 ptab[]; };
-layout(std430, binding = 1) readonly buffer S0 { float s0[]; };   // acn: means       | mn: gmm_mean
-layout(std430, binding = 2) readonly buffer S1 { float s1[]; };   // acn: raw_var     | mn: gmm_var
-layout(std430, binding = 3) readonly buffer S2 { float s2[]; };   // acn: prior_logits | mn: gmm_weight
+// the parameters through texel views (R32F): storage loads at per-lane addresses are per-lane loops
+layout(binding = 8) uniform samplerBuffer S0;    // acn: means       | mn: gmm_mean
+layout(binding = 9) uniform samplerBuffer S1;    // acn: raw_var     | mn: gmm_var
+layout(binding = 10) uniform samplerBuffer S2;   // acn: prior_logits | mn: gmm_weight
+float s0(uint i) { return texelFetch(S0, int(i)).x; }
+float s1(uint i) { return texelFetch(S1, int(i)).x; }
+float s2(uint i) { return texelFetch(S2, int(i)).x; }
 void main()
 {
     uint s = flat_group_id() * 64u + gl_LocalInvocationID.x;
     if (s >= KS * p.C) return;
-    uint k = s / p.C;
+    uint k = fdiv(s, p.C, p.invC);
     if (ACN) {
         float mx = -3.0e38;
-        for (uint l = 0u; l < KS; l++) mx = max(mx, s2[l]);
+        for (uint l = 0u; l < KS; l++) mx = max(mx, s2(l));
         float z = 0.0;
-        for (uint l = 0u; l < KS; l++) z += exp(s2[l] - mx);
-        float lam = exp(s2[k] - mx) / z;
-        ptab[s] = vec4(log(lam), s0[s], 1.0 / (softplusf(s1[s]) + p.eps), inversesqrt(lam + p.eps));
+        for (uint l = 0u; l < KS; l++) z += exp(s2(l) - mx);
+        float lam = exp(s2(k) - mx) / z;
+        ptab[s] = vec4(log(lam), s0(s), 1.0 / (softplusf(s1(s)) + p.eps), inversesqrt(lam + p.eps));
     } else {
-        float w = s2[s], v = s1[s];
-        ptab[s] = vec4((w > 0.0 ? log(w) : -1.0e30) - 0.5 * log(v), s0[s], 1.0 / v, 0.0);
+        float w = s2(s), v = s1(s);
+        ptab[s] = vec4((w > 0.0 ? log(w) : -1.0e30) - 0.5 * log(v), s0(s), 1.0 / v, 0.0);
     }
 }

@@ -38,10 +38,11 @@ static void spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_
 static vkn_status k_prep(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc)
 {
     int acn = nm->o.kind == VKN_NORM_ACN;
-    vkn_dispatch d = {.shader = "norm/mix_prep", .label = "norm-mix-prep", .nbind = 4, .write_mask = 1,
-                      .bind = {&nm->ws.ptab, &nm->st[slot(nm, acn ? "means" : "gmm_mean")],
-                               &nm->st[slot(nm, acn ? "raw_var" : "gmm_var")],
-                               &nm->st[slot(nm, acn ? "prior_logits" : "gmm_weight")]}};
+    vkn_dispatch d = {.shader = "norm/mix_prep", .label = "norm-mix-prep", .nbind = 1, .write_mask = 1,
+                      .bind = {&nm->ws.ptab}, .ntexel = 3,
+                      .texel = {&nm->st[slot(nm, acn ? "means" : "gmm_mean")],
+                                &nm->st[slot(nm, acn ? "raw_var" : "gmm_var")],
+                                &nm->st[slot(nm, acn ? "prior_logits" : "gmm_weight")]}};
     spec(&d, nm, pc, 0);
     nm_set_grid(&d, (uint64_t)pc->K * pc->C, 0);
     return vkn_cmd_dispatch(c, &d);
@@ -81,6 +82,8 @@ static vkn_status k_finalize(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc)
         d.write_mask = 1 | 8 | 16 | 32 | 64 | 128;
     }
     for (int i = 0; i < 8; i++) d.bind[i] = b[i];
+    d.texel[1] = b[1];   /* acn: prior logits, mn: gamma, also as a texel view (mix_finalize.comp) */
+    d.ntexel = 2;
     spec(&d, nm, pc, 0);
     nm_set_grid(&d, (uint64_t)pc->K * pc->C, nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
@@ -101,7 +104,7 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, uint32_t s
     vkn_dispatch d = {.shader = "norm/mix_bsum", .label = stage == 2 ? "norm-mix-bsum2" : "norm-mix-bsum",
                       .bind = {&nm->ws.mt, &nm->ws.bseg, &nm->ws.seg, d0, d1, u}, .nbind = 6,
                       .write_mask = (stage == 2 ? 0 : 1) | 2 | 8 | 16,
-                      .texel = {&nm->ws.part}, .ntexel = 1, .texel_vec4_mask = 1};
+                      .texel = {&nm->ws.part, &nm->ws.seg, u}, .ntexel = 3, .texel_vec4_mask = 3};
     spec(&d, nm, pc, stage);
     nm_set_grid(&d, (uint64_t)pc->K * pc->C + (stage == 2 ? 0 : pc->naff), nm_gpu_path(nm));
     return vkn_cmd_dispatch(c, &d);
