@@ -23,20 +23,26 @@ vec4 E0[KMAX], E1[KMAX], E2[KMAX], E3[KMAX], F0[KMAX], F1[KMAX], F2[KMAX], F3[KM
 
 vec4 comp(vec4 e[4], uint i) { return vec4(e[0][i], e[1][i], e[2][i], e[3][i]); }
 
-void load(uvec4 c)
+// one = true (NCHW runs: the four lanes share a channel): one fetch per table entry, not four
+void load(uvec4 c, bool one)
 {
+    uint nl = one ? 1u : 4u;
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         vec4 e[4];
-        for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(PT4, int(k * p.C + c[j]));
+        for (uint j = 0u; j < nl; j++) e[j] = texelFetch(PT4, int(k * p.C + c[j]));
+        if (one) e[1] = e[2] = e[3] = e[0];
         LB[k] = comp(e, 0u); MM[k] = comp(e, 1u); IS[k] = comp(e, 2u);
-        for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j])));
+        for (uint j = 0u; j < nl; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j])));
+        if (one) e[1] = e[2] = e[3] = e[0];
         E0[k] = comp(e, 0u); E1[k] = comp(e, 1u); E2[k] = comp(e, 2u); E3[k] = comp(e, 3u);
         if (STAGE == 0u || ACN) {
-            for (uint j = 0u; j < 4u; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j]) + 1u));
+            for (uint j = 0u; j < nl; j++) e[j] = texelFetch(TB4, int(2u * (k * p.C + c[j]) + 1u));
+            if (one) e[1] = e[2] = e[3] = e[0];
             F0[k] = comp(e, 0u); F1[k] = comp(e, 1u); F2[k] = comp(e, 2u); F3[k] = comp(e, 3u);
         }
     }
 }
+
 
 vec4 compute(vec4 x, vec4 g)
 {
@@ -81,29 +87,39 @@ void prior_grad()
 // RUNS (NCHW, P >= 8): invocation = (row (n, c), chunk q) as in stage 1, so the channel's table
 // entries are fetched once per run of elements instead of once per four; the vec4 blocks shared
 // with the neighbouring rows are written element by element (each element by its own row's run).
+// the block v of a run [lo, hi) that is partial or at the tensor's end: bounds-checked loads and
+// element stores
+void edge(uint v, uint lo, uint hi)
+{
+    uint base = 4u * v;
+    vec4 x, g = vec4(0.0);
+    if (base + 3u < p.total) {
+        x = texelFetch(X4, int(v));
+        if (STAGE == 1u) g = texelFetch(G4, int(v));
+    } else {
+        x = vec4(0.0);
+        for (uint j = 0u; j < 4u; j++)
+            if (base + j < p.total) { x[j] = xs[base + j]; if (STAGE == 1u) g[j] = gs[base + j]; }
+    }
+    vec4 o = compute(x, g);
+    if (base >= lo && base + 3u < hi) { y4[v] = o; return; }
+    for (uint j = 0u; j < 4u; j++)
+        if (base + j >= lo && base + j < hi) y[base + j] = o[j];
+}
+
 void runs(uint t)
 {
     if (t >= p.N * p.C * p.nchunk) return;
     uint r = t / p.nchunk, q = t - r * p.nchunk;
     uint c = r - (r / p.C) * p.C;
-    load(uvec4(c));
+    load(uvec4(c), true);
     uint lo = r * p.P + q * p.clen, hi = min(lo + p.clen, (r + 1u) * p.P);
-    for (uint v = lo / 4u; v <= (hi - 1u) / 4u; v++) {
-        uint base = 4u * v;
-        vec4 x, g = vec4(0.0);
-        if (base + 3u < p.total) {
-            x = texelFetch(X4, int(v));
-            if (STAGE == 1u) g = texelFetch(G4, int(v));
-        } else {
-            x = vec4(0.0);
-            for (uint j = 0u; j < 4u; j++)
-                if (base + j < p.total) { x[j] = xs[base + j]; if (STAGE == 1u) g[j] = gs[base + j]; }
-        }
-        vec4 o = compute(x, g);
-        if (base >= lo && base + 3u < hi) { y4[v] = o; continue; }
-        for (uint j = 0u; j < 4u; j++)
-            if (base + j >= lo && base + j < hi) y[base + j] = o[j];
-    }
+    // whole blocks [w0, w1) straight (no bounds checks, vec4 stores); the partial first and last
+    uint v0 = lo / 4u, v1 = (hi - 1u) / 4u, w0 = (lo + 3u) / 4u, w1 = max(hi / 4u, w0);
+    if (v0 < w0 || v0 >= w1) edge(v0, lo, hi);
+    for (uint v = w0; v < w1; v++)
+        y4[v] = compute(texelFetch(X4, int(v)), STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0));
+    if (v1 != v0 && v1 >= w1) edge(v1, lo, hi);
 }
 
 // RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once
@@ -112,7 +128,7 @@ void dense_runs(uint t)
     uint q = t / p.ncb, c0 = 4u * (t - q * p.ncb), n0 = 8u * q;
     if (n0 >= p.N) return;
     uint n1 = min(n0 + 8u, p.N);
-    load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)));
+    load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)), false);
     for (uint n = n0; n < n1; n++) {
         uint b = n * p.C + c0;
         if ((p.C & 3u) == 0u) {
@@ -141,7 +157,7 @@ void main()
         uint r = fdiv(ic[j], p.P, p.invP);
         c[j] = r - fdiv(r, p.C, p.invC) * p.C;
     }
-    load(c);
+    load(c, false);
     if (base + 3u < p.total) {
         vec4 x = texelFetch(X4, int(v));
         vec4 g = STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0);

@@ -69,21 +69,26 @@ void process(vec4 x, vec4 g, vec4 m)
     }
 }
 
-void load_tables(uvec4 c)
+// one = true (NCHW: the four lanes share a channel): one load per table entry, not four
+void load_tables(uvec4 c, bool one)
 {
+    uint nl = one ? 1u : 4u;
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         vec4 e[4];
-        for (uint j = 0u; j < 4u; j++) e[j] = ptab[k * p.C + c[j]];
+        for (uint j = 0u; j < nl; j++) e[j] = ptab[k * p.C + c[j]];
+        if (one) e[1] = e[2] = e[3] = e[0];
         LB[k] = vec4(e[0].x, e[1].x, e[2].x, e[3].x);
         MM[k] = vec4(e[0].y, e[1].y, e[2].y, e[3].y);
         IS[k] = vec4(e[0].z, e[1].z, e[2].z, e[3].z);
         A0[k] = A1[k] = A2[k] = A3[k] = vec4(0.0);
         if (STAGE >= 1u) {
-            for (uint j = 0u; j < 4u; j++) e[j] = seg[2u * (k * p.C + c[j])];
+            for (uint j = 0u; j < nl; j++) e[j] = seg[2u * (k * p.C + c[j])];
+            if (one) e[1] = e[2] = e[3] = e[0];
             MK[k] = vec4(e[0].x, e[1].x, e[2].x, e[3].x);
         }
         if (STAGE == 2u) {
-            for (uint j = 0u; j < 4u; j++) e[j] = mt[2u * (k * p.C + c[j]) + 1u];
+            for (uint j = 0u; j < nl; j++) e[j] = mt[2u * (k * p.C + c[j]) + 1u];
+            if (one) e[1] = e[2] = e[3] = e[0];
             T1[k] = vec4(e[0].x, e[1].x, e[2].x, e[3].x);
             T2[k] = vec4(e[0].y, e[1].y, e[2].y, e[3].y);
             T3[k] = vec4(e[0].z, e[1].z, e[2].z, e[3].z);
@@ -100,7 +105,7 @@ void main()
         uint q = t / p.ncb, cb = t - q * p.ncb, c0 = 4u * cb;
         uvec4 c = min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u));
         vec4 m = vec4(lessThan(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C)));
-        load_tables(c);
+        load_tables(c, false);
         uint n0 = q * p.qlen, n1 = min(n0 + p.qlen, p.N);
         for (uint n = n0; n < n1; n++) {
             vec4 x = ldc4(X4, X1, n, c0);
@@ -119,14 +124,17 @@ void main()
     if (t >= rows * p.nchunk) return;
     uint r = t / p.nchunk, q = t - r * p.nchunk;
     uint n = r / p.C, c = r - n * p.C;
-    load_tables(uvec4(c));
+    load_tables(uvec4(c), true);
     uint lo = r * p.P + q * p.clen, hi = min(lo + p.clen, (r + 1u) * p.P);
     uint v0 = lo / 4u, v1 = (hi - 1u) / 4u;
-    for (uint v = v0; v <= v1; v++) {
-        vec4 x = ld4(X4, X1, v);
-        vec4 g = STAGE >= 1u ? ld4(G4, G1, v) : vec4(0.0);
-        process(x, g, mask4(v, lo, hi));
-    }
+    // the partial first block, the whole blocks [w0, w1) without masks or bounds checks, the
+    // partial last block (the same order as one loop over v0..v1)
+    uint w0 = (lo + 3u) / 4u, w1 = max(hi / 4u, w0);
+    bool ph = v0 < w0 || v0 >= w1, pt = v1 != v0 && v1 >= w1;
+    if (ph) process(ld4(X4, X1, v0), STAGE >= 1u ? ld4(G4, G1, v0) : vec4(0.0), mask4(v0, lo, hi));
+    for (uint v = w0; v < w1; v++)
+        process(texelFetch(X4, int(v)), STAGE >= 1u ? texelFetch(G4, int(v)) : vec4(0.0), vec4(1.0));
+    if (pt) process(ld4(X4, X1, v1), STAGE >= 1u ? ld4(G4, G1, v1) : vec4(0.0), mask4(v1, lo, hi));
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         vec4 o;
         if (STAGE == 0u) {
