@@ -233,24 +233,35 @@ void vkn_ui_chart(vkn_ui *ui, vkn_rect r, const vkn_chart *ch)
     float spx = ui->small_px;
     int lh = (int)ceilf(vkn_font_line_height(ui->sans, spx));
 
-    /* legend: swatch, name and latest value of each series, flowing left to right */
-    vkn_rect legend = vkn_rect_cut_top(&in, lh, 6);
-    float lx = (float)legend.x, ly = legend.y + lh * 0.5f;
-    vkn_canvas_set_clip(c, legend);
-    for (int si = 0; si < ch->nseries; si++) {
+    /* legend: swatch, name and latest value of each series, flowing left to right and onto a second
+     * (third...) line when the panel is too narrow for all of them */
+    enum { MAX_LEGEND = 16 };
+    char text[MAX_LEGEND][64];
+    float width[MAX_LEGEND];
+    int nleg = ch->nseries < MAX_LEGEND ? ch->nseries : MAX_LEGEND, lines = 1;
+    float run = 0;
+    for (int si = 0; si < nleg; si++) {
         const vkn_series *s = &ch->series[si];
-        char buf[64];
         if (s->n > 0) {
             const float *v = main_values(ch, s);
             char val[24];
             format_value(v[s->n - 1], val, sizeof val);
             if (v != s->y) free((void *)v);
-            snprintf(buf, sizeof buf, "%s %s", s->name, val);
-        } else snprintf(buf, sizeof buf, "%s", s->name);
+            snprintf(text[si], sizeof text[si], "%s %s", s->name, val);
+        } else snprintf(text[si], sizeof text[si], "%s", s->name);
+        width[si] = 17 + vkn_font_width(ui->sans, spx, text[si]) + 14;
+        if (run > 0 && run + width[si] - 14 > (float)in.w) lines++, run = 0;
+        run += width[si];
+    }
+    vkn_rect legend = vkn_rect_cut_top(&in, lh * lines, 6);
+    float lx = (float)legend.x, ly = legend.y + lh * 0.5f;
+    vkn_canvas_set_clip(c, legend);
+    for (int si = 0; si < nleg; si++) {
+        const vkn_series *s = &ch->series[si];
+        if (lx > legend.x && lx + width[si] - 14 > (float)(legend.x + legend.w)) lx = (float)legend.x, ly += lh;
         vkn_canvas_line(c, lx, ly, lx + 12, ly, 2.5f, s->hidden ? VKN_COL_BORDER : s->color);
-        lx += 17;
-        lx += vkn_canvas_text(c, ui->sans, spx, lx, ly, VKN_ALIGN_MIDDLE, s->hidden ? VKN_COL_BORDER : VKN_COL_TEXT, buf);
-        lx += 14;
+        vkn_canvas_text(c, ui->sans, spx, lx + 17, ly, VKN_ALIGN_MIDDLE, s->hidden ? VKN_COL_BORDER : VKN_COL_TEXT, text[si]);
+        lx += width[si];
     }
     vkn_canvas_reset_clip(c);
 
