@@ -1,16 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Dense (P = 1) element-wise pass, CPU path: invocation = (block of four channels, run of qlen
-// samples), so what is per channel (table entries, gamma, beta) is fetched once per invocation:
-//   bn, ubn:  per-channel table, TAB[c]                       y = (x - M) A + B | dx = alpha g + beta (x - M) + gamma
-//   cbn, cn:  TAB[ctx(n) C + c] (four fetches per sample)      same
+// Dense (P = 1) element-wise pass of ln, gn and in, CPU path (bn, ubn, cbn and cn do theirs in
+// dense_stats / dense_sums): invocation = (block of four channels, run of qlen samples), so what is
+// per channel (gamma, beta) is fetched once per invocation:
 //   ln, gn:   per-segment statistics TAB[n G + c / cw] = (M, R, ..) (forward: seg; backward: btab
 //             (M, R, beta, gamma)) and the channel's gamma, beta:
 //             y = (x - M) (gamma R) + beta | dx = (R gamma) g + beta_s (x - M) + gamma_s
 //   in (and gn with one channel per group): a segment is one element, so the statistics are those
 //             of x itself (M = x, var 0), computed here: no statistics kernels at all.
-// Texel views: X (8), G (9, backward) or beta (9, forward), TAB (10, vec4), and 11: the ids as
-// floats (cbn, cn) or gamma. X, G and gamma/beta are RGBA32F when C % 4 == 0, else R32F.
+// Texel views: X (8), G (9, backward) or beta (9, forward), TAB (10, vec4), gamma (11). X, G and gamma/beta are RGBA32F when C % 4 == 0, else R32F.
 #include "dense.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool BWD = false;
@@ -18,11 +16,9 @@ layout(constant_id = 4) const uint RUN = 8u;   // samples per invocation (p.qlen
 layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer G;      // backward: dy; forward (ln, gn, in): beta
 layout(binding = 10) uniform samplerBuffer TAB;
-layout(binding = 11) uniform samplerBuffer AUX;   // cbn, cn: ids (R32F); ln, gn, in: gamma
+layout(binding = 11) uniform samplerBuffer AUX;   // gamma
 layout(std430, binding = 0) writeonly buffer Y { float y[]; };
 layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
-
-const bool GRP = SEG_GRP;
 
 vec4 col(vec4 e[4], uint i) { return vec4(e[0][i], e[1][i], e[2][i], e[3][i]); }
 
@@ -53,14 +49,8 @@ void main()
     uvec4 cc = lane_c(c0);
     bool aff = (p.flags & F_AFFINE) != 0u;
     vec4 e[4];
-    vec4 E0 = vec4(0.0), E1 = vec4(0.0), E2 = vec4(0.0), E3 = vec4(0.0);   // per-channel table, or gamma / beta
-    if (GRP) {
-        E1 = aff ? chan4(AUX, c0) : vec4(1.0);
-        if (!BWD) E2 = aff ? chan4(G, c0) : vec4(0.0);
-    } else if (!TAB_CTX) {
-        [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(cc[l]));
-        E0 = col(e, 0u); E1 = col(e, 1u); E2 = col(e, 2u); E3 = col(e, 3u);
-    }
+    vec4 E1 = aff ? chan4(AUX, c0) : vec4(1.0);                   // gamma
+    vec4 E2 = !BWD && aff ? chan4(G, c0) : vec4(0.0);              // beta
     // ln / gn: the segments of the four lanes (one fetch when the block lies in one group)
     uvec4 gi = cc / p.cw;
     bool onegrp = gi.x == gi.w;
@@ -72,7 +62,7 @@ void main()
         vec4 x = ldc(X, n, c0);
         vec4 g = BWD ? ldc(G, n, c0) : vec4(0.0);
         vec4 M, A, B, Gm;
-        if (GRP && p.cw == 1u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
+        if (p.cw == 1u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
             M = x;
             A = Rin * E1;
             if (!BWD) { B = E2; }
@@ -81,20 +71,13 @@ void main()
                 B = -Rin * Rin * Rin * Q;
                 Gm = -Rin * H;
             }
-        } else if (GRP) {
+        } else {
             uint s0 = n * p.G;
             if (onegrp) { vec4 st = texelFetch(TAB, int(s0 + gi.x)); e[0] = e[1] = e[2] = e[3] = st; }
             else [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(s0 + gi[l]));
             M = col(e, 0u);
             if (!BWD) { A = E1 * col(e, 1u); B = E2; }
             else { A = col(e, 1u) * E1; B = col(e, 2u); Gm = col(e, 3u); }
-        } else {
-            if (TAB_CTX) {
-                uint k = uint(texelFetch(AUX, int(n)).x);
-                [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(k * p.C + cc[l]));
-                E0 = col(e, 0u); E1 = col(e, 1u); E2 = col(e, 2u); E3 = col(e, 3u);
-            }
-            M = E0; A = E1; B = E2; Gm = E3;
         }
         store(n, c0, BWD ? A * g + B * (x - M) + Gm : (x - M) * A + B);
     }

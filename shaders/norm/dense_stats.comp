@@ -1,67 +1,176 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Dense (P = 1) forward statistics of the per-channel segments (bn, ubn, cbn) and the per-(context,
-// channel) ones (cn), CPU path: one invocation per block of four channels walks the samples with a
-// vec4 Welford update (lane = channel) and then does stage 2's work for its channels (post(),
-// norm_post.glsl): no partials, no barriers, one launch. cn walks each context's samples in the
-// order of kord (prep.comp: sorted by context, increasing n), so a sample is read once.
+// Dense (P = 1) forward of the per-channel segments (bn, ubn, cbn) and the per-(context, channel)
+// ones (cn), CPU path, one launch: an invocation owns W consecutive blocks of four channels (lane =
+// channel) and
+//   1. folds the samples with a vec4 Welford update (cn: each context's samples in the order of
+//      kord, prep.comp: sorted by context, increasing n);
+//   2. does stage 2's work for its channels four at a time (post4: batch or running statistics, the
+//      running update; the same decisions as post() in norm_post.glsl), writes seg and holds the
+//      table entries (M, A, B) in registers (ftab is not written);
+//   3. the element-wise pass y = (x - M) A + B over its samples again (cache-hot): bn, ubn one
+//      entry, cbn one per context (its samples in kord order), cn right after each context's
+//      statistics.
+// gamma and beta come through texel views and the running statistics as vec4 (one storage access
+// per block instead of one per-lane loop per channel). No partials, no barriers.
 #include "dense.glsl"
-layout(local_size_x = 64) in;
+#ifndef DW
+#define DW 2u
+#endif
+layout(local_size_x = 8) in;
 layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer KORD;
+layout(binding = 10) uniform samplerBuffer GAM;   // RGBA32F when C % 4 == 0, else R32F
+layout(binding = 11) uniform samplerBuffer BET;
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
-layout(std430, binding = 1) writeonly buffer Ftab { vec4 ftab[]; };
-layout(std430, binding = 2) readonly buffer Gam { float gam[]; };
-layout(std430, binding = 3) readonly buffer Bet { float bet[]; };
 layout(std430, binding = 4) buffer RM { float rm[]; };
+layout(std430, binding = 4) buffer RM4 { vec4 rm4[]; };
 layout(std430, binding = 5) buffer RV { float rv[]; };
+layout(std430, binding = 5) buffer RV4 { vec4 rv4[]; };
 layout(std430, binding = 6) readonly buffer Aux { float aux[]; };  // cn: priors; ubn: (sim, above)
+layout(std430, binding = 7) writeonly buffer Y { float y[]; };       // the output
+layout(std430, binding = 7) writeonly buffer Y4 { vec4 y4[]; };
 
-#include "norm_post.glsl"
+const uint W = DW;   // blocks of four channels per invocation (consecutive: W x 16 bytes per sample)
+
+// the block w of the invocation: first channel, clamped to the last block (a block past C repeats
+// the last block's loads and writes nothing)
+uint blk(uint c0, uint w) { return min(c0 + 4u * w, 4u * (p.ncb - 1u)); }
 
 // Welford over positions j0..j1-1 (of kord when CTX, else samples themselves)
-void fold(uint c0, uint j0, uint j1, bool ctx, out vec4 mean, out vec4 m2, out float cnt)
+void fold(uint c0, uint j0, uint j1, bool ctx, out vec4 mean[W], out vec4 m2[W], out float cnt)
 {
-    mean = vec4(0.0);
-    m2 = vec4(0.0);
+    [[unroll]] for (uint w = 0u; w < W; w++) { mean[w] = vec4(0.0); m2[w] = vec4(0.0); }
     cnt = 0.0;
     for (uint j = j0; j < j1; j++) {
         uint n = ctx ? uint(texelFetch(KORD, int(j)).x) : j;
-        vec4 x = ldc(X, n, c0);
         cnt += 1.0;
-        vec4 d = x - mean;
-        mean += d * (1.0 / cnt);
-        m2 += d * (x - mean);
+        float r = 1.0 / cnt;
+        [[unroll]] for (uint w = 0u; w < W; w++) {
+            vec4 x = ldc(X, n, blk(c0, w));
+            vec4 d = x - mean[w];
+            mean[w] += d * r;
+            m2[w] += d * (x - mean[w]);
+        }
     }
 }
 
-void finish(uint s0, uint c0, vec4 mean, vec4 m2, float cnt)
+// four consecutive entries a0..a0+3 of a per-channel (or per-(k, c)) view; lanes past C: entry a0
+vec4 par4(samplerBuffer t, uint a0, uint c0)
 {
-    [[unroll]] for (uint l = 0u; l < 4u; l++) {
-        if (c0 + l >= p.C) break;
-        uint s = s0 + l;
-        vec4 st = post(s, vec3(cnt, mean[l], m2[l]));
-        seg[s] = st;
-        uint ne = nentries(s);
-        for (uint j = 0u; j < ne; j++) write_entry(s, j, st);
+    if (c4()) return texelFetch(t, int(a0 >> 2));
+    vec4 r;
+    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? a0 + l : a0)).x;
+    return r;
+}
+
+// stage 2 for the segments s0..s0+3 of channels c0..c0+3 (post() of norm_post.glsl, lane-wise):
+// writes seg, returns (mean, rstd) and whether the running statistics were used
+void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4 R)
+{
+    vec4 var = cnt > 0.0 ? m2 / cnt : vec4(0.0);
+    bool fixd = false;
+    bool batch = p.use_batch != 0u;
+    bool update = p.train != 0u;
+    if (METHOD == M_UBN && p.train != 0u && aux[1] > 0.5) {
+        update = false;
+        if ((p.flags & F_UBN_BATCH_ABOVE) == 0u) batch = false;
+    }
+    if (SEG_CTX && cnt < 2.0) { batch = false; update = false; }
+    bool whole = c0 + 4u <= p.C && (s0 & 3u) == 0u;   // vec4-aligned whole block
+    if (!batch || update) {
+        vec4 rmv, rvv;
+        if (whole) { rmv = rm4[s0 >> 2]; rvv = rv4[s0 >> 2]; }
+        else [[unroll]] for (uint l = 0u; l < 4u; l++) {
+            rmv[l] = c0 + l < p.C ? rm[s0 + l] : 0.0;
+            rvv[l] = c0 + l < p.C ? rv[s0 + l] : 0.0;
+        }
+        if (!batch) {
+            mean = rmv;
+            var = rvv;
+            fixd = true;
+        } else {
+            float m = p.momentum;
+            rmv = (1.0 - m) * rmv + m * mean;
+            rvv = (1.0 - m) * rvv + m * var * (cnt / (cnt - 1.0));
+            if (whole) { rm4[s0 >> 2] = rmv; rv4[s0 >> 2] = rvv; }
+            else [[unroll]] for (uint l = 0u; l < 4u; l++)
+                if (c0 + l < p.C) { rm[s0 + l] = rmv[l]; rv[s0 + l] = rvv[l]; }
+        }
+    }
+    M = mean;
+    R = inversesqrt(var + p.eps);
+    [[unroll]] for (uint l = 0u; l < 4u; l++)
+        if (c0 + l < p.C) seg[s0 + l] = vec4(M[l], R[l], cnt, fixd ? 1.0 : 0.0);
+}
+
+// the coefficients of table entries e0..e0+3 (affine entries e0..e0+3, scale sc): A = sc gamma rstd, B = sc beta
+void coef(uint e0, uint c0, vec4 R, float sc, out vec4 A, out vec4 B)
+{
+    bool aff = (p.flags & F_AFFINE) != 0u;
+    vec4 g = aff ? par4(GAM, e0, c0) : vec4(1.0), b = aff ? par4(BET, e0, c0) : vec4(0.0);
+    A = sc * g * R;
+    B = sc * b;
+}
+
+// y = (x - M) A + B over positions j0..j1-1 (of kord when ctx)
+void apply(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], vec4 A[W], vec4 B[W])
+{
+    for (uint j = j0; j < j1; j++) {
+        uint n = ctx ? uint(texelFetch(KORD, int(j)).x) : j;
+        [[unroll]] for (uint w = 0u; w < W; w++) {
+            uint cw = c0 + 4u * w;
+            if (W > 1u && cw >= p.C) break;
+            vec4 v = (ldc(X, n, cw) - M[w]) * A[w] + B[w];
+            uint b = n * p.C + cw;
+            if (c4()) y4[b >> 2] = v;
+            else [[unroll]] for (uint l = 0u; l < 4u; l++)
+                if (cw + l < p.C) y[b + l] = v[l];
+        }
     }
 }
 
 void main()
 {
-    uint cb = flat_group_id() * 64u + gl_LocalInvocationID.x, c0 = 4u * cb;
+    uint t = flat_group_id() * 8u + gl_LocalInvocationID.x, c0 = 4u * W * t;
     if (c0 >= p.C) return;
     bool need = p.use_batch != 0u;
-    vec4 mean, m2;
+    vec4 mean[W], m2[W], M[W], R[W], A[W], B[W];
     float cnt;
     if (!SEG_CTX) {
         fold(c0, 0u, need ? p.N : 0u, false, mean, m2, cnt);
-        finish(c0, c0, mean, m2, need ? cnt : 0.0);
+        [[unroll]] for (uint w = 0u; w < W; w++) {
+            uint cw = c0 + 4u * w;
+            if (W > 1u && cw >= p.C) break;
+            post4(cw, cw, mean[w], m2[w], need ? cnt : 0.0, M[w], R[w]);
+            if (METHOD != M_CBN) coef(cw, cw, R[w], 1.0, A[w], B[w]);
+        }
+        if (METHOD != M_CBN) {
+            apply(c0, 0u, p.N, false, M, A, B);
+            return;
+        }
+        for (uint k = 0u; k < p.K; k++) {   // cbn: context k's samples with its affine entries
+            uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
+            bool aff = (p.flags & F_AFFINE) != 0u;
+            [[unroll]] for (uint w = 0u; w < W; w++) {
+                uint cw = blk(c0, w), e0 = k * p.C + cw;
+                A[w] = (aff ? par4(GAM, e0, cw) : vec4(1.0)) * R[w];
+                B[w] = aff ? par4(BET, e0, cw) : vec4(0.0);
+            }
+            apply(c0, j0, j1, true, M, A, B);
+        }
         return;
     }
     for (uint k = 0u; k < p.K; k++) {
         uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
         fold(c0, j0, need ? j1 : j0, true, mean, m2, cnt);
-        finish(k * p.C + c0, c0, mean, m2, cnt);
+        float sc = (p.flags & F_PRIOR_SCALE) != 0u ? inversesqrt(aux[k]) : 1.0;
+        [[unroll]] for (uint w = 0u; w < W; w++) {
+            uint cw = c0 + 4u * w;
+            if (W > 1u && cw >= p.C) break;
+            post4(k * p.C + cw, cw, mean[w], m2[w], cnt, M[w], R[w]);
+            coef(k * p.C + cw, cw, R[w], sc, A[w], B[w]);
+        }
+        apply(c0, j0, j1, true, M, A, B);
     }
 }

@@ -2,10 +2,12 @@
  * shaped for a batch of feature vectors instead of the per-(sample, channel) rows of the NCHW path
  * (where a row would be a single element and a segment would be merged serially by one invocation):
  *
- *   bn, ubn, cbn, cn  dense_stats (one invocation per block of 4 channels: vec4 Welford over the
- *                     samples, then stage 2 for its channels)  -> dense_apply          2 launches
- *                     backward: dense_sums (same shape: sums, table, dgamma/dbeta) -> dense_apply  2
- *                     cbn, cn walk the samples context by context in kord order (prep.comp).
+ *   bn, ubn, cbn, cn  dense_stats (one invocation per DENSE_W blocks of 4 channels: vec4 Welford over
+ *                     the samples, stage 2 for its channels four at a time, then y over the samples
+ *                     again with the coefficients in registers)                          1 launch
+ *                     backward: dense_sums (same shape: sums, coefficients, dgamma/dbeta, dx)    1
+ *                     cbn, cn walk the samples context by context in kord order (prep.comp); the
+ *                     tables ftab, btab and bseg are not written (nothing reads them after).
  *   ln, gn            a segment (n, g) is a contiguous run of C/G elements: stage 1 and the merge are
  *                     the NCHW kernels (rowstats, finalize; bsum backward) run on the reshaped view
  *                     [N, G, C/G] as instance norm without affine, with the runs cut into chunks so
@@ -112,28 +114,42 @@ static vkn_status k_grp_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
     return vkn_cmd_dispatch(c, &d);
 }
 
-static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
+/* channel blocks of 4 per invocation of dense_stats and dense_sums (DW in the shaders): a sample's
+ * W x 16 bytes are read together */
+#define DENSE_W 2
+
+/* statistics, stage 2 and (APPLY) the element-wise pass y = (x - M) A + B in one launch */
+static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y)
 {
-    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : nm_slot_or(nm, nm->aux);
+    const vkn_tensor *aux = nm->o.kind == VKN_NORM_UBN ? &nm->ws.ubn : nm_slot_or(nm, nm->aux), *D = &nm->dummy;
+    const int aff = nm->gi >= 0;
     vkn_dispatch d = {.shader = "norm/dense_stats", .label = "norm-dense-stats",
-                      .bind = {&nm->ws.seg, &nm->ws.ftab, nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi),
-                               nm_slot_or(nm, nm->rm), nm_slot_or(nm, nm->rv), aux},
-                      .nbind = 7, .write_mask = 1 | 2 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0),
-                      .texel = {x, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 2, .texel_vec4_mask = c4(pc) ? 1 : 0};
-    nm_set_spec(&d, nm, pc, 0);
-    nm_set_grid(&d, (pc->C + 3) / 4, 0);
+                      .bind = {&nm->ws.seg, D, D, D, nm_slot_or(nm, nm->rm), nm_slot_or(nm, nm->rv), aux, y},
+                      .nbind = 8, .write_mask = 1 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0) | 128,
+                      .texel = {x, nm_ws_or(nm, &nm->ws.kord), nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi)},
+                      .ntexel = 4, .texel_vec4_mask = c4(pc) ? 1 | (aff ? 4 | 8 : 0) : 0};
+    norm_pc q = *pc;
+    q.ncb = (pc->C + 3) / 4;
+    nm_set_spec(&d, nm, &q, 0);
+    vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
 
-static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
+/* backward sums, the (NB) coefficients, parameter gradients and (APPLY) dx in one launch */
+static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                         const vkn_tensor *dx)
 {
+    const vkn_tensor *D = &nm->dummy;
     vkn_dispatch d = {.shader = "norm/dense_sums", .label = "norm-dense-sums",
-                      .bind = {&nm->ws.btab, &nm->ws.bseg, &nm->ws.seg, nm_slot_or(nm, nm->gi), nm_grad_or(nm, nm->gi),
-                               nm_grad_or(nm, nm->bi), nm_slot_or(nm, nm->aux)},
-                      .nbind = 7, .write_mask = 1 | 2 | 16 | 32,
-                      .texel = {x, g, nm_ws_or(nm, &nm->ws.kord)}, .ntexel = 3, .texel_vec4_mask = c4(pc) ? 3 : 0};
-    nm_set_spec(&d, nm, pc, 0);
-    nm_set_grid(&d, (pc->C + 3) / 4, 0);
+                      .bind = {D, D, D, nm_slot_or(nm, nm->gi), nm_grad_or(nm, nm->gi), nm_grad_or(nm, nm->bi),
+                               nm_slot_or(nm, nm->aux), dx},
+                      .nbind = 8, .write_mask = 16 | 32 | 128,
+                      .texel = {x, g, nm_ws_or(nm, &nm->ws.kord), &nm->ws.seg}, .ntexel = 4,
+                      .texel_vec4_mask = (c4(pc) ? 3 : 0) | 8};
+    norm_pc q = *pc;
+    q.ncb = (pc->C + 3) / 4;
+    nm_set_spec(&d, nm, &q, 0);
+    vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -162,13 +178,13 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                           const vkn_tensor *out, int bwd)
 {
     const vkn_tensor *D = &nm->dummy;
-    const int grp = is_grp(nm), aff = nm->gi >= 0, v4 = c4(pc);
-    const vkn_tensor *t1 = bwd ? g : grp && aff ? &nm->st[nm->bi] : D;
-    const vkn_tensor *tab = grp && pc->cw == 1 ? D : bwd ? &nm->ws.btab : grp ? &nm->ws.seg : &nm->ws.ftab;
-    const vkn_tensor *t3 = grp ? (aff ? &nm->st[nm->gi] : D) : vkn_norm_needs_ctx(nm->o.kind) ? &nm->ws.kmap : D;
+    const int aff = nm->gi >= 0, v4 = c4(pc);
+    const vkn_tensor *t1 = bwd ? g : aff ? &nm->st[nm->bi] : D;
+    const vkn_tensor *tab = pc->cw == 1 ? D : bwd ? &nm->ws.btab : &nm->ws.seg;
     vkn_dispatch d = {.shader = "norm/dense_apply", .label = bwd ? "norm-dense-apply-bwd" : "norm-dense-apply",
-                      .bind = {out}, .nbind = 1, .write_mask = 1, .texel = {x, t1, tab, t3}, .ntexel = 4,
-                      .texel_vec4_mask = (v4 ? 1 : 0) | (v4 && t1 != D ? 2 : 0) | 4 | (v4 && grp && aff ? 8 : 0)};
+                      .bind = {out}, .nbind = 1, .write_mask = 1,
+                      .texel = {x, t1, tab, aff ? &nm->st[nm->gi] : D}, .ntexel = 4,
+                      .texel_vec4_mask = (v4 ? 1 : 0) | (v4 && t1 != D ? 2 : 0) | 4 | (v4 && aff ? 8 : 0)};
     norm_pc q = *pc;
     q.ncb = (pc->C + 3) / 4;
     q.qlen = APPLY_RUN;
@@ -182,9 +198,8 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
 
 vkn_status nm_dense_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y)
 {
-    if (!is_grp(nm)) {
-        VKN_TRY(k_stats(c, nm, pc, x));
-    } else if (pc->cw > 1) {
+    if (!is_grp(nm)) return k_stats(c, nm, pc, x, y);
+    if (pc->cw > 1) {
         norm_pc q = grp_pc(nm, pc);
         VKN_TRY(k_grp_rowstats(c, nm, &q, x));
         VKN_TRY(k_grp_finalize(c, nm, &q));
@@ -195,14 +210,11 @@ vkn_status nm_dense_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const v
 vkn_status nm_dense_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
                              const vkn_tensor *dx)
 {
-    if (!is_grp(nm)) {
-        VKN_TRY(k_sums(c, nm, pc, x, g));
-    } else {
-        VKN_TRY(k_gsums(c, nm, pc, x, g));
-        if (pc->cw > 1) {
-            norm_pc q = grp_pc(nm, pc);
-            VKN_TRY(k_grp_bsum(c, nm, &q));
-        }
+    if (!is_grp(nm)) return k_sums(c, nm, pc, x, g, dx);
+    VKN_TRY(k_gsums(c, nm, pc, x, g));
+    if (pc->cw > 1) {
+        norm_pc q = grp_pc(nm, pc);
+        VKN_TRY(k_grp_bsum(c, nm, &q));
     }
     return k_apply(c, nm, pc, x, g, dx, 1);
 }
