@@ -1,10 +1,14 @@
 // Shared by the dense kernels (P = 1, CPU path: dense_*.comp): an invocation owns a block of four
 // channels c0..c0+3 (one per vec4 lane; lanes past C are masked) and walks samples.
 // The x and g views are RGBA32F when C % 4 == 0 (one fetch per sample and block), else R32F (four
-// fetches); the host picks the view format to match (norm_dense.c).
+// fetches); the host picks the view format to match and sets C4 (norm_dense.c). C4 is a
+// specialization constant because llvmpipe evaluates both sides of a branch whose condition is not
+// known at compile time (a push-constant test would run the four-fetch path as well).
 #include "norm.glsl"
 
-bool c4() { return (p.C & 3u) == 0u; }
+layout(constant_id = 6) const bool C4 = false;   // C % 4 == 0
+
+bool c4() { return C4; }
 
 // the four channels c0..c0+3 of sample n (zeros past C)
 vec4 ldc(samplerBuffer t, uint n, uint c0)

@@ -13,6 +13,10 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool BWD = false;
 layout(constant_id = 4) const uint RUN = 8u;   // samples per invocation (p.qlen)
+// how a block's four channels map to segments (a compile-time choice: llvmpipe evaluates both sides
+// of a branch that is not uniform at compile time): 0 in (cw = 1: no table), 1 one segment (cw % 4
+// == 0, C % 4 == 0: one fetch), 2 at most two (cw >= 4: two fetches and a select), 3 any (four)
+layout(constant_id = 5) const uint SEGS = 3u;
 layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer G;      // backward: dy; forward (ln, gn, in): beta
 layout(binding = 10) uniform samplerBuffer TAB;
@@ -51,9 +55,12 @@ void main()
     vec4 e[4];
     vec4 E1 = aff ? chan4(AUX, c0) : vec4(1.0);                   // gamma
     vec4 E2 = !BWD && aff ? chan4(G, c0) : vec4(0.0);              // beta
-    // ln / gn: the segments of the four lanes (one fetch when the block lies in one group)
-    uvec4 gi = cc / p.cw;
-    bool onegrp = gi.x == gi.w;
+    // ln / gn: the segments of the four lanes by float reciprocals (f3 = 1 / cw; a vector integer
+    // division is scalarized on llvmpipe)
+    uvec4 gi = uvec4(0u);
+    if (SEGS != 0u) { gi.x = fdiv(cc.x, p.cw, p.f3); gi.w = fdiv(cc.w, p.cw, p.f3); }
+    if (SEGS == 3u) { gi.y = fdiv(cc.y, p.cw, p.f3); gi.z = fdiv(cc.z, p.cw, p.f3); }
+    bvec4 hi = greaterThanEqual(cc, uvec4(gi.w * p.cw));   // SEGS 2: the lanes in the second segment
     float Rin = inversesqrt(p.eps);   // in: variance 0
     // a trip count that is the same for every lane (llvmpipe: no divergent loop); a run that
     // passes N repeats the last sample (the same value stored twice by this invocation)
@@ -62,7 +69,7 @@ void main()
         vec4 x = ldc(X, n, c0);
         vec4 g = BWD ? ldc(G, n, c0) : vec4(0.0);
         vec4 M, A, B, Gm;
-        if (p.cw == 1u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
+        if (SEGS == 0u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
             M = x;
             A = Rin * E1;
             if (!BWD) { B = E2; }
@@ -73,8 +80,11 @@ void main()
             }
         } else {
             uint s0 = n * p.G;
-            if (onegrp) { vec4 st = texelFetch(TAB, int(s0 + gi.x)); e[0] = e[1] = e[2] = e[3] = st; }
-            else [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(s0 + gi[l]));
+            if (SEGS == 1u) { vec4 st = texelFetch(TAB, int(s0 + gi.x)); e[0] = e[1] = e[2] = e[3] = st; }
+            else if (SEGS == 2u) {
+                vec4 a = texelFetch(TAB, int(s0 + gi.x)), b = texelFetch(TAB, int(s0 + gi.w));
+                [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = hi[l] ? b : a;
+            } else [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(s0 + gi[l]));
             M = col(e, 0u);
             if (!BWD) { A = E1 * col(e, 1u); B = E2; }
             else { A = col(e, 1u) * E1; B = col(e, 2u); Gm = col(e, 3u); }

@@ -81,6 +81,14 @@ static void grp_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *q, uint
 
 static int c4(const norm_pc *pc) { return (pc->C & 3u) == 0; }
 
+/* the dense kernels' specialization constant 6: C % 4 == 0 (dense.glsl) */
+static void set_c4(vkn_dispatch *d, const norm_pc *pc)
+{
+    for (uint32_t i = d->nspec; i < 6; i++) d->spec[i] = 0;
+    d->spec[6] = (uint32_t)c4(pc);
+    d->nspec = 7;
+}
+
 static vkn_status k_grp_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *q, const vkn_tensor *x)
 {
     vkn_dispatch d = {.shader = "norm/rowstats", .label = "norm-dense-rowstats",
@@ -131,6 +139,7 @@ static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     norm_pc q = *pc;
     q.ncb = (pc->C + 3) / 4;
     nm_set_spec(&d, nm, &q, 0);
+    set_c4(&d, pc);
     vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -149,6 +158,7 @@ static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
     norm_pc q = *pc;
     q.ncb = (pc->C + 3) / 4;
     nm_set_spec(&d, nm, &q, 0);
+    set_c4(&d, pc);
     vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -167,6 +177,7 @@ static vkn_status k_gsums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .texel = {x, g, nm_slot_or(nm, nm->gi), &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = 1 | 2 | (c4(pc) ? 4 : 0) | 8};
     nm_set_spec(&d, nm, &q, 0);
+    set_c4(&d, pc);
     nm_set_grid(&d, nA + nB, 0);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -189,9 +200,12 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     q.ncb = (pc->C + 3) / 4;
     q.qlen = APPLY_RUN;
     q.f2 = 1.0f / (float)q.ncb;
+    q.f3 = 1.0f / (float)pc->cw;
     nm_set_spec(&d, nm, &q, (uint32_t)bwd);
     d.spec[4] = APPLY_RUN;
-    d.nspec = 5;
+    d.spec[5] = pc->cw == 1 ? 0 : pc->cw % 4 == 0 && v4 ? 1 : pc->cw >= 4 ? 2 : 3;
+    d.nspec = 6;
+    set_c4(&d, pc);
     nm_set_grid(&d, (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
     return vkn_cmd_dispatch(c, &d);
 }
