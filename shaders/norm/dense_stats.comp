@@ -77,7 +77,7 @@ void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4
         if ((p.flags & F_UBN_BATCH_ABOVE) == 0u) batch = false;
     }
     if (SEG_CTX && cnt < 2.0) { batch = false; update = false; }
-    bool whole = c0 + 4u <= p.C && (s0 & 3u) == 0u;   // vec4-aligned whole block
+    bool whole = C4 || (c0 + 4u <= p.C && (s0 & 3u) == 0u);   // vec4-aligned whole block
     if (!batch || update) {
         vec4 rmv, rvv;
         if (whole) { rmv = rm4[s0 >> 2]; rvv = rv4[s0 >> 2]; }
@@ -101,7 +101,7 @@ void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4
     M = mean;
     R = inversesqrt(var + p.eps);
     [[unroll]] for (uint l = 0u; l < 4u; l++)
-        if (c0 + l < p.C) seg[s0 + l] = vec4(M[l], R[l], cnt, fixd ? 1.0 : 0.0);
+        if (C4 || c0 + l < p.C) seg[s0 + l] = vec4(M[l], R[l], cnt, fixd ? 1.0 : 0.0);
 }
 
 // the coefficients of table entries e0..e0+3 (affine entries e0..e0+3, scale sc): A = sc gamma rstd, B = sc beta

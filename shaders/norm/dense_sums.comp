@@ -36,7 +36,7 @@ const uint W = DW;
 bool aff() { return (p.flags & F_AFFINE) != 0u; }
 float prior_scale(uint k) { return (p.flags & F_PRIOR_SCALE) != 0u ? inversesqrt(aux[k]) : 1.0; }
 uint blk(uint c0, uint w) { return min(c0 + 4u * w, 4u * (p.ncb - 1u)); }
-bool whole(uint e0, uint c0) { return c0 + 4u <= p.C && (e0 & 3u) == 0u; }
+bool whole(uint e0, uint c0) { return C4 || (c0 + 4u <= p.C && (e0 & 3u) == 0u); }
 
 // sums of g and g (x - M) over positions j0..j1-1 (of kord when ctx)
 void sums(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], out vec4 sg[W], out vec4 sgx[W])
