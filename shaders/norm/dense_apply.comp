@@ -17,12 +17,20 @@ layout(constant_id = 4) const uint RUN = 8u;   // samples per invocation (p.qlen
 // of a branch that is not uniform at compile time): 0 in (cw = 1: no table), 1 one segment (cw % 4
 // == 0, C % 4 == 0: one fetch), 2 at most two (cw >= 4: two fetches and a select), 3 any (four)
 layout(constant_id = 5) const uint SEGS = 3u;
+// PG (backward with affine): the invocation takes every sample of its block (RUN = 0: a loop over
+// p.N) and also sums the parameter gradients dgamma_c = sum_n R_s g (x - M_s), dbeta_c = sum_n g
+// in increasing n (as dense_gsums did), so no other pass reads x and g for them
+layout(constant_id = 7) const bool PG = false;
 layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer G;      // backward: dy; forward (ln, gn, in): beta
 layout(binding = 10) uniform samplerBuffer TAB;
 layout(binding = 11) uniform samplerBuffer AUX;   // gamma
 layout(std430, binding = 0) writeonly buffer Y { float y[]; };
 layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
+layout(std430, binding = 1) writeonly buffer D0 { float d0[]; };   // PG: dgamma
+layout(std430, binding = 1) writeonly buffer D04 { vec4 d04[]; };
+layout(std430, binding = 2) writeonly buffer D1 { float d1[]; };   // PG: dbeta
+layout(std430, binding = 2) writeonly buffer D14 { vec4 d14[]; };
 
 vec4 col(vec4 e[4], uint i) { return vec4(e[0][i], e[1][i], e[2][i], e[3][i]); }
 
@@ -48,8 +56,8 @@ void main()
 {
     uint t = flat_group_id() * 64u + gl_LocalInvocationID.x;
     uint q = fdiv(t, p.ncb, p.f2), cb = t - q * p.ncb, c0 = 4u * cb;   // f2 = 1 / ncb
-    uint n0 = q * RUN;
-    if (n0 >= p.N) return;
+    uint n0 = PG ? 0u : q * RUN;
+    if (PG ? c0 >= p.C : n0 >= p.N) return;
     uvec4 cc = lane_c(c0);
     bool aff = (p.flags & F_AFFINE) != 0u;
     vec4 e[4];
@@ -64,13 +72,15 @@ void main()
     float Rin = inversesqrt(p.eps);   // in: variance 0
     // a trip count that is the same for every lane (llvmpipe: no divergent loop); a run that
     // passes N repeats the last sample (the same value stored twice by this invocation)
-    for (uint i = 0u; i < RUN; i++) {
-        uint n = min(n0 + i, p.N - 1u);
+    vec4 sg = vec4(0.0), sgx = vec4(0.0);
+    for (uint i = 0u; i < (PG ? p.N : RUN); i++) {
+        uint n = PG ? i : min(n0 + i, p.N - 1u);
         vec4 x = ldc(X, n, c0);
         vec4 g = BWD ? ldc(G, n, c0) : vec4(0.0);
-        vec4 M, A, B, Gm;
+        vec4 M, A, B, Gm, R;
         if (SEGS == 0u) {   // in: M = x, R = 1/sqrt(eps); (NB) with one element, W = 1
             M = x;
+            R = vec4(Rin);
             A = Rin * E1;
             if (!BWD) { B = E2; }
             else {
@@ -86,9 +96,18 @@ void main()
                 [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = hi[l] ? b : a;
             } else [[unroll]] for (uint l = 0u; l < 4u; l++) e[l] = texelFetch(TAB, int(s0 + gi[l]));
             M = col(e, 0u);
+            R = col(e, 1u);
             if (!BWD) { A = E1 * col(e, 1u); B = E2; }
             else { A = col(e, 1u) * E1; B = col(e, 2u); Gm = col(e, 3u); }
         }
         store(n, c0, BWD ? A * g + B * (x - M) + Gm : (x - M) * A + B);
+        if (PG) {
+            sg += g;
+            sgx += R * (g * (x - M));
+        }
     }
+    if (!PG) return;
+    if (C4) { d04[c0 >> 2] = sgx; d14[c0 >> 2] = sg; return; }
+    [[unroll]] for (uint l = 0u; l < 4u; l++)
+        if (c0 + l < p.C) { d0[c0 + l] = sgx[l]; d1[c0 + l] = sg[l]; }
 }

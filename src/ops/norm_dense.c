@@ -11,9 +11,10 @@
  *   ln, gn            a segment (n, g) is a contiguous run of C/G elements: stage 1 and the merge are
  *                     the NCHW kernels (rowstats, finalize; bsum backward) run on the reshaped view
  *                     [N, G, C/G] as instance norm without affine, with the runs cut into chunks so
- *                     that there are enough invocations; dense_apply adds gamma and beta   3 + 3
- *   in (one element per segment: mean x, variance 0)  dense_apply alone; backward dense_gsums
- *                     (dgamma/dbeta) -> dense_apply                                      1 + 2
+ *                     that there are enough invocations; dense_apply adds gamma and beta; backward
+ *                     dense_gsums (run sums) -> bsum -> dense_apply (dx, dgamma, dbeta)     3 + 3
+ *   in (one element per segment: mean x, variance 0)  dense_apply alone; backward dense_apply
+ *                     (dx, dgamma, dbeta)                                                  1 + 1
  * The GPU path and the other methods (bcn, cnx, afn, acn, mn) keep the shared kernels. */
 #include "ops/norm_dev.h"
 
@@ -169,16 +170,15 @@ static vkn_status k_gsums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     q.nchunk = (uint32_t)nm->ws.gnchunk;
     q.clen = (uint32_t)nm->ws.gclen;
     q.nseg = pc->N * pc->G;
-    uint64_t nA = pc->cw == 1 ? 0 : (uint64_t)q.nseg * q.nchunk, nB = q.naff ? (pc->C + 3) / 4 : 0;
-    if (nA + nB == 0) return VKN_OK;
+    uint64_t nA = pc->cw == 1 ? 0 : (uint64_t)q.nseg * q.nchunk;   /* dgamma, dbeta: dense_apply */
+    if (nA == 0) return VKN_OK;
     vkn_dispatch d = {.shader = "norm/dense_gsums", .label = "norm-dense-gsums",
-                      .bind = {nm_ws_or(nm, &nm->ws.part), nm_grad_or(nm, nm->gi), nm_grad_or(nm, nm->bi), x, g},
-                      .nbind = 5, .write_mask = 1 | 2 | 4,
+                      .bind = {&nm->ws.part, &nm->dummy, &nm->dummy, x, g}, .nbind = 5, .write_mask = 1,
                       .texel = {x, g, nm_slot_or(nm, nm->gi), &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = 1 | 2 | (c4(pc) ? 4 : 0) | 8};
     nm_set_spec(&d, nm, &q, 0);
     set_c4(&d, pc);
-    nm_set_grid(&d, nA + nB, 0);
+    nm_set_grid(&d, nA, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -206,7 +206,18 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     d.spec[5] = pc->cw == 1 ? 0 : pc->cw % 4 == 0 && v4 ? 1 : pc->cw >= 4 ? 2 : 3;
     d.nspec = 6;
     set_c4(&d, pc);
-    nm_set_grid(&d, (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
+    /* backward with parameter gradients: every sample of a block in one invocation, which also sums
+     * dgamma and dbeta */
+    const int pg = bwd && pc->naff != 0;
+    if (pg) {
+        d.bind[1] = nm_grad_or(nm, nm->gi);
+        d.bind[2] = nm_grad_or(nm, nm->bi);
+        d.nbind = 3;
+        d.write_mask |= 2 | 4;
+    }
+    d.spec[7] = (uint32_t)pg;
+    d.nspec = 8;
+    nm_set_grid(&d, pg ? (uint64_t)q.ncb : (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
