@@ -209,12 +209,10 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     /* backward with parameter gradients: every sample of a block in one invocation, which also sums
      * dgamma and dbeta */
     const int pg = bwd && pc->naff != 0;
-    if (pg) {
-        d.bind[1] = nm_grad_or(nm, nm->gi);
-        d.bind[2] = nm_grad_or(nm, nm->bi);
-        d.nbind = 3;
-        d.write_mask |= 2 | 4;
-    }
+    d.bind[1] = pg ? nm_grad_or(nm, nm->gi) : D;   /* the shader declares them either way */
+    d.bind[2] = pg ? nm_grad_or(nm, nm->bi) : D;
+    d.nbind = 3;
+    if (pg) d.write_mask |= 2 | 4;
     d.spec[7] = (uint32_t)pg;
     d.nspec = 8;
     nm_set_grid(&d, pg ? (uint64_t)q.ncb : (uint64_t)q.ncb * ((pc->N + APPLY_RUN - 1) / APPLY_RUN), 0);
