@@ -8,6 +8,12 @@
 #include "mix.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 6) const bool RUNS = false;
+// FUSE2 (acn backward, NCHW runs): the run also sums stage 2 of mix_rows (the rho sums of 5.5 (c)-(e))
+// into part[t K + k], with the same posteriors, masks and order as mix_rows would (so mix_rows is not
+// launched for stage 2); the prior-logit gradient then needs bsum2's bseg.w and comes from a later
+// launch of this shader with PRIOR (invocation 0 only). FMODE: 0 neither, 1 FUSE2, 2 PRIOR
+layout(constant_id = 7) const uint FMODE = 0u;
+const bool FUSE2 = FMODE == 1u, PRIOR = FMODE == 2u;
 layout(binding = 8) uniform samplerBuffer X4;
 layout(binding = 9) uniform samplerBuffer G4;
 layout(binding = 10) uniform samplerBuffer PT4;   // ptab
@@ -18,6 +24,9 @@ layout(std430, binding = 1) readonly buffer XS { float xs[]; };
 layout(std430, binding = 2) readonly buffer GS { float gs[]; };
 layout(std430, binding = 3) readonly buffer Bseg { vec4 bseg[]; };
 layout(std430, binding = 4) writeonly buffer DP { float dp[]; };
+layout(std430, binding = 5) writeonly buffer Part { vec4 part[]; };   // FUSE2
+
+vec4 S0[KMAX], S1[KMAX], S2[KMAX];   // FUSE2: stage 2 sums per k, lane-wise
 
 vec4 E0[KMAX], E1[KMAX], E2[KMAX], E3[KMAX], F0[KMAX], F1[KMAX], F2[KMAX], F3[KMAX];
 
@@ -44,7 +53,8 @@ void load(uvec4 c, bool one)
 }
 
 
-vec4 compute(vec4 x, vec4 g)
+// m: the lanes that belong to the run (FUSE2's sums only)
+vec4 compute(vec4 x, vec4 g, vec4 m)
 {
     posterior4(x);
     vec4 o = vec4(0.0);
@@ -63,6 +73,12 @@ vec4 compute(vec4 x, vec4 g)
             vec4 dt = vec4(0.0);
             [[unroll]] for (uint l = 0u; l < KS; l++) dt += TAU[l] * (t[k] - t[l]);
             o -= TAU[k] * dt * (x - MM[k]) * IS[k];
+            if (FUSE2) {   // as mix_rows.comp's process(), STAGE 2
+                vec4 rho = TAU[k] * dt * m, e = (x - MM[k]) * IS[k];
+                S0[k] += rho * e;
+                S1[k] += 0.5 * rho * e * e;
+                S2[k] += rho;
+            }
         }
     return o;
 }
@@ -101,7 +117,7 @@ void edge(uint v, uint lo, uint hi)
         for (uint j = 0u; j < 4u; j++)
             if (base + j < p.total) { x[j] = xs[base + j]; if (STAGE == 1u) g[j] = gs[base + j]; }
     }
-    vec4 o = compute(x, g);
+    vec4 o = compute(x, g, mask4(v, lo, hi));
     if (base >= lo && base + 3u < hi) { y4[v] = o; return; }
     for (uint j = 0u; j < 4u; j++)
         if (base + j >= lo && base + j < hi) y[base + j] = o[j];
@@ -113,13 +129,17 @@ void runs(uint t)
     uint r = t / p.nchunk, q = t - r * p.nchunk;
     uint c = r - (r / p.C) * p.C;
     load(uvec4(c), true);
+    if (FUSE2) [[unroll]] for (uint k = 0u; k < KS; k++) S0[k] = S1[k] = S2[k] = vec4(0.0);
     uint lo = r * p.P + q * p.clen, hi = min(lo + p.clen, (r + 1u) * p.P);
     // whole blocks [w0, w1) straight (no bounds checks, vec4 stores); the partial first and last
     uint v0 = lo / 4u, v1 = (hi - 1u) / 4u, w0 = (lo + 3u) / 4u, w1 = max(hi / 4u, w0);
     if (v0 < w0 || v0 >= w1) edge(v0, lo, hi);
     for (uint v = w0; v < w1; v++)
-        y4[v] = compute(texelFetch(X4, int(v)), STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0));
+        y4[v] = compute(texelFetch(X4, int(v)), STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0), vec4(1.0));
     if (v1 != v0 && v1 >= w1) edge(v1, lo, hi);
+    if (FUSE2)
+        [[unroll]] for (uint k = 0u; k < KS; k++)
+            part[t * KS + k] = vec4(dot(S0[k], vec4(1.0)), dot(S1[k], vec4(1.0)), dot(S2[k], vec4(1.0)), 0.0);
 }
 
 // RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once
@@ -132,13 +152,13 @@ void dense_runs(uint t)
     for (uint n = n0; n < n1; n++) {
         uint b = n * p.C + c0;
         if ((p.C & 3u) == 0u) {
-            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0));
+            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0), vec4(1.0));
             continue;
         }
         vec4 x = vec4(0.0), g = vec4(0.0);
         for (uint j = 0u; j < 4u; j++)
             if (c0 + j < p.C) { x[j] = xs[b + j]; if (STAGE == 1u) g[j] = gs[b + j]; }
-        vec4 o = compute(x, g);
+        vec4 o = compute(x, g, vec4(1.0));
         for (uint j = 0u; j < 4u; j++)
             if (c0 + j < p.C) y[b + j] = o[j];
     }
@@ -147,7 +167,8 @@ void dense_runs(uint t)
 void main()
 {
     uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
-    if (ACN && STAGE == 1u && v == 0u) prior_grad();
+    if (PRIOR) { if (v == 0u) prior_grad(); return; }
+    if (ACN && STAGE == 1u && !FUSE2 && v == 0u) prior_grad();
     if (RUNS) { if (DENSE) dense_runs(v); else runs(v); return; }
     if (base >= p.total) return;
     uvec4 i = uvec4(base) + uvec4(0u, 1u, 2u, 3u);
@@ -161,12 +182,12 @@ void main()
     if (base + 3u < p.total) {
         vec4 x = texelFetch(X4, int(v));
         vec4 g = STAGE == 1u ? texelFetch(G4, int(v)) : vec4(0.0);
-        y4[v] = compute(x, g);
+        y4[v] = compute(x, g, vec4(1.0));
         return;
     }
     vec4 x = vec4(xs[ic.x], xs[ic.y], xs[ic.z], xs[ic.w]);
     vec4 g = STAGE == 1u ? vec4(gs[ic.x], gs[ic.y], gs[ic.z], gs[ic.w]) : vec4(0.0);
-    vec4 o = compute(x, g);
+    vec4 o = compute(x, g, vec4(1.0));
     for (uint j = 0u; j < 4u; j++)
         if (i[j] < p.total) y[i[j]] = o[j];
 }

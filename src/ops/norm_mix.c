@@ -110,6 +110,12 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, uint32_t s
     return vkn_cmd_dispatch(c, &d);
 }
 
+/* acn backward on the CPU path with NCHW runs: the dx pass also sums stage 2 (mix_apply FUSE2) */
+static int fuse2(const vkn_norm *nm, const norm_pc *pc)
+{
+    return nm->o.kind == VKN_NORM_ACN && pc->P >= 8 && !nm_gpu_path(nm);
+}
+
 static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
                           const vkn_tensor *out, uint32_t stage)
 {
@@ -117,7 +123,8 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     const vkn_tensor *gg = g ? g : x;
     const vkn_tensor *dp = acn && stage ? &nm->gt[slot(nm, "prior_logits")] : &nm->dummy;
     vkn_dispatch d = {.shader = "norm/mix_apply", .label = stage ? "norm-mix-apply-bwd" : "norm-mix-apply",
-                      .bind = {out, x, gg, &nm->ws.bseg, dp}, .nbind = 5, .write_mask = 1 | (acn && stage ? 16 : 0),
+                      .bind = {out, x, gg, &nm->ws.bseg, dp, &nm->dummy}, .nbind = 6,
+                      .write_mask = 1 | (acn && stage ? 16 : 0),
                       .texel = {x, gg, &nm->ws.ptab, stage ? &nm->ws.mt : &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = 15};
     spec(&d, nm, pc, stage);
@@ -125,10 +132,32 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
      * channels, 8 samples). Either way the tables are fetched once per run, not per four elements */
     int runs = (pc->P >= 8 || pc->P == 1) && !nm_gpu_path(nm);
     d.spec[6] = (uint32_t)runs;
-    d.nspec = 7;
+    d.spec[7] = stage && fuse2(nm, pc);   /* FMODE 1: FUSE2 */
+    d.nspec = 8;
+    if (d.spec[7]) {   /* the prior-logit gradient comes after bsum2 (k_prior) */
+        d.bind[4] = &nm->dummy;
+        d.bind[5] = &nm->ws.part;
+        d.nbind = 6;
+        d.write_mask = 1 | 32;
+    }
     uint64_t inv = !runs ? ((uint64_t)pc->total + 3) / 4
                  : pc->P == 1 ? (uint64_t)pc->ncb * ((pc->N + 7) / 8) : (uint64_t)pc->N * pc->C * pc->nchunk;
     nm_set_grid(&d, inv, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+/* acn with FUSE2: the prior-logit gradient from bseg once bsum2 has run (mix_apply PRIOR, one invocation) */
+static vkn_status k_prior(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
+{
+    vkn_dispatch d = {.shader = "norm/mix_apply", .label = "norm-mix-prior",
+                      .bind = {&nm->dummy, x, x, &nm->ws.bseg, &nm->gt[slot(nm, "prior_logits")], &nm->dummy},
+                      .nbind = 6,
+                      .write_mask = 16, .texel = {x, x, &nm->ws.ptab, &nm->ws.mt}, .ntexel = 4, .texel_vec4_mask = 15};
+    spec(&d, nm, pc, 1);
+    d.spec[6] = 0;
+    d.spec[7] = 2;   /* FMODE 2: PRIOR */
+    d.nspec = 8;
+    nm_set_grid(&d, 1, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
@@ -168,6 +197,11 @@ vkn_status nm_mix_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc0, const v
     pc.naff = !acn && nm->o.affine ? pc.C : 0;
     VKN_TRY(k_rows(c, nm, &pc, x, g, 1));
     VKN_TRY(k_bsum(c, nm, &pc, 1));
+    if (acn && fuse2(nm, &pc)) {   /* dx and stage 2's sums in one pass, then bsum2 and the prior gradient */
+        VKN_TRY(k_apply(c, nm, &pc, x, g, dx, 1));
+        VKN_TRY(k_bsum(c, nm, &pc, 2));
+        return k_prior(c, nm, &pc, x);
+    }
     if (acn) {
         VKN_TRY(k_rows(c, nm, &pc, x, g, 2));
         VKN_TRY(k_bsum(c, nm, &pc, 2));
