@@ -14,7 +14,10 @@
 
 layout(constant_id = 3) const uint STAGE = 0u;
 layout(constant_id = 4) const uint KS = 3u;       // components K
-layout(constant_id = 5) const bool DENSE = false; // P == 1: stage 1 folds channel blocks over sample chunks
+// DMODE: 0 NCHW; P == 1 (stage 1 folds channel blocks over sample chunks): 1 C % 4 != 0, 2 C % 4 == 0
+// (a compile-time choice: llvmpipe evaluates both sides of a branch not known at compile time)
+layout(constant_id = 5) const uint DMODE = 0u;
+const bool DENSE = DMODE != 0u, DC4 = DMODE == 2u;
 
 const bool ACN = METHOD == M_ACN;
 

@@ -151,7 +151,7 @@ void dense_runs(uint t)
     load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)), false);
     for (uint n = n0; n < n1; n++) {
         uint b = n * p.C + c0;
-        if ((p.C & 3u) == 0u) {
+        if (DC4) {
             y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0), vec4(1.0));
             continue;
         }

@@ -25,7 +25,7 @@ vec4 MK[KMAX], T1[KMAX], T2[KMAX], T3[KMAX], T4[KMAX];
 vec4 ldc4(samplerBuffer t4, samplerBuffer t1, uint n, uint c0)
 {
     uint b = n * p.C + c0;
-    if ((p.C & 3u) == 0u) return texelFetch(t4, int(b / 4u));
+    if (DC4) return texelFetch(t4, int(b / 4u));
     vec4 r = vec4(0.0);
     for (uint j = 0u; j < 4u; j++)
         if (c0 + j < p.C) r[j] = texelFetch(t1, int(b + j)).x;

@@ -31,7 +31,7 @@ static void spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_
 {
     nm_set_spec(d, nm, pc, stage);
     d->spec[4] = (uint32_t)nm->o.components;
-    d->spec[5] = pc->P == 1;
+    d->spec[5] = pc->P != 1 ? 0 : pc->C % 4 == 0 ? 2 : 1;   /* DMODE (mix.glsl) */
     d->nspec = 6;
 }
 
