@@ -8,7 +8,7 @@
 #include "mix.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 6) const bool RUNS = false;
-// FUSE2 (acn backward, NCHW runs): the run also sums stage 2 of mix_rows (the rho sums of 5.5 (c)-(e))
+// FUSE2 (acn backward, runs): the run also sums stage 2 of mix_rows (the rho sums of 5.5 (c)-(e))
 // into part[t K + k], with the same posteriors, masks and order as mix_rows would (so mix_rows is not
 // launched for stage 2); the prior-logit gradient then needs bsum2's bseg.w and comes from a later
 // launch of this shader with PRIOR (invocation 0 only). FMODE: 0 neither, 1 FUSE2, 2 PRIOR
@@ -89,7 +89,7 @@ void prior_grad()
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         float R = 0.0, GX = 0.0;
         for (uint c = 0u; c < p.C; c++) {
-            vec4 b = bseg[k * p.C + c];
+            vec4 b = PRIOR ? texelFetch(TB4, int(k * p.C + c)) : bseg[k * p.C + c];   // PRIOR: bseg as TB4
             R += b.w;
             GX += b.z;
         }
@@ -142,26 +142,36 @@ void runs(uint t)
             part[t * KS + k] = vec4(dot(S0[k], vec4(1.0)), dot(S1[k], vec4(1.0)), dot(S2[k], vec4(1.0)), 0.0);
 }
 
-// RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once
+// RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once;
+// with FUSE2 the run is stage 1's sample chunk (qlen samples) and the stage 2 sums go to its items
 void dense_runs(uint t)
 {
-    uint q = t / p.ncb, c0 = 4u * (t - q * p.ncb), n0 = 8u * q;
+    uint len = FUSE2 ? p.qlen : 8u;
+    uint q = t / p.ncb, c0 = 4u * (t - q * p.ncb), n0 = len * q;
     if (n0 >= p.N) return;
-    uint n1 = min(n0 + 8u, p.N);
+    uint n1 = min(n0 + len, p.N);
     load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)), false);
+    vec4 m = vec4(lessThan(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C)));
+    if (FUSE2) [[unroll]] for (uint k = 0u; k < KS; k++) S0[k] = S1[k] = S2[k] = vec4(0.0);
     for (uint n = n0; n < n1; n++) {
         uint b = n * p.C + c0;
         if (DC4) {
-            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0), vec4(1.0));
+            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0), m);
             continue;
         }
         vec4 x = vec4(0.0), g = vec4(0.0);
         for (uint j = 0u; j < 4u; j++)
             if (c0 + j < p.C) { x[j] = xs[b + j]; if (STAGE == 1u) g[j] = gs[b + j]; }
-        vec4 o = compute(x, g, vec4(1.0));
+        vec4 o = compute(x, g, m);
         for (uint j = 0u; j < 4u; j++)
             if (c0 + j < p.C) y[b + j] = o[j];
     }
+    if (FUSE2)   // as mix_rows.comp's dense items (q C + c) K + k
+        for (uint j = 0u; j < 4u; j++) {
+            if (c0 + j >= p.C) break;
+            uint it = (q * p.C + c0 + j) * KS;
+            [[unroll]] for (uint k = 0u; k < KS; k++) part[it + k] = vec4(S0[k][j], S1[k][j], S2[k][j], 0.0);
+        }
 }
 
 void main()

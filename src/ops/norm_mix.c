@@ -110,10 +110,11 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, uint32_t s
     return vkn_cmd_dispatch(c, &d);
 }
 
-/* acn backward on the CPU path with NCHW runs: the dx pass also sums stage 2 (mix_apply FUSE2) */
+/* acn backward on the CPU path with runs (NCHW rows of 8 or more, dense): the dx pass also sums
+ * stage 2 (mix_apply FUSE2; dense runs are then stage 1's sample chunks) */
 static int fuse2(const vkn_norm *nm, const norm_pc *pc)
 {
-    return nm->o.kind == VKN_NORM_ACN && pc->P >= 8 && !nm_gpu_path(nm);
+    return nm->o.kind == VKN_NORM_ACN && (pc->P >= 8 || pc->P == 1) && !nm_gpu_path(nm);
 }
 
 static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
@@ -141,18 +142,20 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
         d.write_mask = 1 | 32;
     }
     uint64_t inv = !runs ? ((uint64_t)pc->total + 3) / 4
-                 : pc->P == 1 ? (uint64_t)pc->ncb * ((pc->N + 7) / 8) : (uint64_t)pc->N * pc->C * pc->nchunk;
+                 : pc->P != 1 ? (uint64_t)pc->N * pc->C * pc->nchunk
+                 : d.spec[7] ? (uint64_t)pc->ncb * pc->nq : (uint64_t)pc->ncb * ((pc->N + 7) / 8);
     nm_set_grid(&d, inv, 0);
     return vkn_cmd_dispatch(c, &d);
 }
 
-/* acn with FUSE2: the prior-logit gradient from bseg once bsum2 has run (mix_apply PRIOR, one invocation) */
+/* acn with FUSE2: the prior-logit gradient from bseg (as a texel view) once bsum2 has run (mix_apply PRIOR,
+ * one invocation) */
 static vkn_status k_prior(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x)
 {
     vkn_dispatch d = {.shader = "norm/mix_apply", .label = "norm-mix-prior",
                       .bind = {&nm->dummy, x, x, &nm->ws.bseg, &nm->gt[slot(nm, "prior_logits")], &nm->dummy},
                       .nbind = 6,
-                      .write_mask = 16, .texel = {x, x, &nm->ws.ptab, &nm->ws.mt}, .ntexel = 4, .texel_vec4_mask = 15};
+                      .write_mask = 16, .texel = {x, x, &nm->ws.ptab, &nm->ws.bseg}, .ntexel = 4, .texel_vec4_mask = 15};
     spec(&d, nm, pc, 1);
     d.spec[6] = 0;
     d.spec[7] = 2;   /* FMODE 2: PRIOR */
