@@ -34,7 +34,9 @@ void wchan(inout vec4 a, vec4 b)
 // part item index of merge item j of channel c
 uint mix_item(uint c, uint j)
 {
-    uint n = p.nchunk == 1u ? j : j / p.nchunk, q = j - n * p.nchunk;   // (no vector division when 1)
+    // dense: one chunk per item; else a float-reciprocal division (llvmpipe evaluates both operands
+    // of the select, and a vector integer division is scalarized)
+    uint n = DENSE ? j : p.nchunk == 1u ? j : fdiv(j, p.nchunk, 1.0 / float(p.nchunk)), q = j - n * p.nchunk;
     return (n * p.C + c) * p.nchunk + q;
 }
 
