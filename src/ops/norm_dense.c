@@ -127,6 +127,17 @@ static vkn_status k_grp_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *q)
  * W x 16 bytes are read together */
 #define DENSE_W 2
 
+/* one invocation per block of 4 channels, DENSE_W blocks per workgroup */
+static vkn_status dispatch_channel_blocks(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, vkn_dispatch *d)
+{
+    norm_pc q = *pc;
+    q.ncb = (pc->C + 3) / 4;
+    nm_set_spec(d, nm, &q, 0);
+    set_c4(d, pc);
+    vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d->groups);
+    return vkn_cmd_dispatch(c, d);
+}
+
 /* statistics, stage 2 and (APPLY) the element-wise pass y = (x - M) A + B in one launch */
 static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y)
 {
@@ -137,12 +148,7 @@ static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .nbind = 8, .write_mask = 1 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0) | 128,
                       .texel = {x, nm_ws_or(nm, &nm->ws.kord), nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi)},
                       .ntexel = 4, .texel_vec4_mask = c4(pc) ? 1 | (aff ? 4 | 8 : 0) : 0};
-    norm_pc q = *pc;
-    q.ncb = (pc->C + 3) / 4;
-    nm_set_spec(&d, nm, &q, 0);
-    set_c4(&d, pc);
-    vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
-    return vkn_cmd_dispatch(c, &d);
+    return dispatch_channel_blocks(c, nm, pc, &d);
 }
 
 /* backward sums, the (NB) coefficients, parameter gradients and (APPLY) dx in one launch */
@@ -156,12 +162,7 @@ static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
                       .nbind = 8, .write_mask = 16 | 32 | 128,
                       .texel = {x, g, nm_ws_or(nm, &nm->ws.kord), &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = (c4(pc) ? 3 : 0) | 8};
-    norm_pc q = *pc;
-    q.ncb = (pc->C + 3) / 4;
-    nm_set_spec(&d, nm, &q, 0);
-    set_c4(&d, pc);
-    vkn_grid_1d((q.ncb + DENSE_W - 1) / DENSE_W, 8, d.groups);
-    return vkn_cmd_dispatch(c, &d);
+    return dispatch_channel_blocks(c, nm, pc, &d);
 }
 
 static vkn_status k_gsums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g)
