@@ -24,6 +24,7 @@
 #include "graph/graph_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +51,10 @@ static int env_level(void)
     if (!v || !*v) return 0;
     char *end;
     long n = strtol(v, &end, 10);
-    if (end != v) return n < 0 ? 0 : n > 2 ? 2 : (int)n;
-    return 1;
+    if (end != v && *end == 0 && n >= 0 && n <= 2) return (int)n;
+    int level = end != v && *end == 0 ? (n < 0 ? 0 : 2) : 1;
+    fprintf(stderr, "vkn: VKN_CHECK=%s: expected 0, 1 or 2; using %d\n", v, level);
+    return level;
 }
 
 static void env_float(const char *name, float *dst)
@@ -60,7 +63,8 @@ static void env_float(const char *name, float *dst)
     char *end;
     if (!v || !*v) return;
     double x = strtod(v, &end);
-    if (end != v && x >= 0) *dst = (float)x;
+    if (end != v && *end == 0 && x >= 0) *dst = (float)x;
+    else fprintf(stderr, "vkn: %s=%s: expected a number >= 0; keeping %g\n", name, v, (double)*dst);
 }
 
 void vkn_graph_set_check(vkn_graph *g, int level) { g->check = level < 0 ? 0 : level > 2 ? 2 : level; }
