@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "                     with scripts/install-deps --peers; libopenblas0-pthread makes PyTorch's CPU\n"
             "                     path several times faster and the peer uses it)\n"
             "  --python PATH      the peer's python (default /usr/bin/python3, Debian's, which has python3-torch)\n"
+            "  --filter LIST      norm suite: only these methods and shapes, comma-separated (bn,cn,dense or\n"
+            "                     acn,64x64x7x7): a test runs when its method and its shape are named (or none is)\n"
             "  -h, --help         this text\n"
             "Reading the numbers, comparing and submitting reports: docs/BENCH.md; results per device: docs/PERF.md.\n");
 }
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
             opts.peer = argv[++i];
             if (strcmp(opts.peer, "torch")) { fprintf(stderr, "vkn-bench: unknown peer '%s' (valid: torch)\n", opts.peer); return 2; }
         } else if (!strcmp(a, "--python") && more) opts.python = argv[++i];
+        else if (!strcmp(a, "--filter") && more) opts.filter = argv[++i];
         else if (!strcmp(a, "--list-devices")) {
             char buf[4096];
             int n = vkn_context_list_devices(buf, sizeof buf);

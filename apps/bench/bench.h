@@ -12,6 +12,7 @@ typedef struct bench_opts {
     int host_timing;        /* time with the host clock even where device timestamps exist */
     const char *peer;       /* "torch": run the PyTorch peer beside the norm and train tests (NULL: off) */
     const char *python;     /* the peer's interpreter (NULL: /usr/bin/python3, Debian's, which has torch) */
+    const char *filter;     /* norm suite: comma-separated method names and shapes to run (NULL: all) */
 } bench_opts;
 
 typedef struct bench_result {

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct norm_shape { int N, C, H, W; } norm_shape;   /* W = 0: dense [N, C] */
 
@@ -18,6 +19,12 @@ static const norm_shape shapes[] = {
 static const vkn_norm_kind kinds[] = {VKN_NORM_BN, VKN_NORM_LN, VKN_NORM_IN, VKN_NORM_GN, VKN_NORM_CBN, VKN_NORM_CN,
                                       VKN_NORM_CNX, VKN_NORM_BCN, VKN_NORM_UBN, VKN_NORM_ACN, VKN_NORM_MN,
                                       VKN_NORM_AFN};
+
+static void shape_name(const norm_shape *s, char *buf, size_t size)
+{
+    if (s->W) snprintf(buf, size, "%dx%dx%dx%d", s->N, s->C, s->H, s->W);
+    else snprintf(buf, size, "%dx%d dense", s->N, s->C);
+}
 
 static vkn_status one(bench_ctx *b, vkn_norm_kind kind, const norm_shape *s, const float *host, const int32_t *ids)
 {
@@ -43,8 +50,7 @@ static vkn_status one(bench_ctx *b, vkn_norm_kind kind, const norm_shape *s, con
     if (st == VKN_OK) st = vkn_cmd_end(b->cmd);
     if (st == VKN_OK) {
         char shape[48], name[64];
-        if (s->W) snprintf(shape, sizeof shape, "%dx%dx%dx%d", s->N, s->C, s->H, s->W);
-        else snprintf(shape, sizeof shape, "%dx%d dense", s->N, s->C);
+        shape_name(s, shape, sizeof shape);
         vkn_cmd_stats cs = vkn_cmd_get_stats(b->cmd);
         snprintf(name, sizeof name, "%s fwd+bwd [%s, %u disp]", vkn_norm_kind_name(kind),
                  vkn_context_info(b->ctx)->path == VKN_PATH_GPU ? "gpu" : "cpu", cs.dispatches);
@@ -66,8 +72,47 @@ static vkn_status one(bench_ctx *b, vkn_norm_kind kind, const norm_shape *s, con
     return st;
 }
 
+/* --filter: bit k of *methods / bit i of *shapes set for each method / shape named (all when none
+ * of that kind is named); a term that names neither is an error. */
+static vkn_status parse_filter(const char *filter, unsigned *methods, unsigned *shape_bits)
+{
+    enum { NK = sizeof kinds / sizeof *kinds, NS = sizeof shapes / sizeof *shapes };
+    *methods = *shape_bits = 0;
+    const char *p = filter ? filter : "";
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char term[48];
+        if (len == 0 || len >= sizeof term)
+            return vkn_status_set(VKN_ERR_ARG, "vkn-bench --filter '%s': empty or overlong term", filter);
+        memcpy(term, p, len);
+        term[len] = 0;
+        int found = 0;
+        for (int k = 0; k < NK; k++)
+            if (!strcmp(term, vkn_norm_kind_name(kinds[k]))) { *methods |= 1u << k; found = 1; }
+        for (int i = 0; i < NS; i++) {
+            char name[48], dense[48];
+            shape_name(&shapes[i], name, sizeof name);
+            snprintf(dense, sizeof dense, "%dx%d", shapes[i].N, shapes[i].C);
+            if (!strcmp(term, name) || (!shapes[i].W && (!strcmp(term, "dense") || !strcmp(term, dense)))) {
+                *shape_bits |= 1u << i;
+                found = 1;
+            }
+        }
+        if (!found)
+            return vkn_status_set(VKN_ERR_ARG, "vkn-bench --filter: '%s' names no method of the norm suite (bn, ln, in, "
+                                  "gn, cbn, cn, cnx, bcn, ubn, acn, mn, afn) and no shape (64x64x7x7, 64x32x14x14, "
+                                  "64x128x7x7, 64x64x14x14, 64x3136 or dense)", term);
+        p += len + (p[len] == ',');
+    }
+    if (!*methods) *methods = (1u << NK) - 1;
+    if (!*shape_bits) *shape_bits = (1u << NS) - 1;
+    return VKN_OK;
+}
+
 vkn_status bench_suite_norm(bench_ctx *b)
 {
+    unsigned want_kind, want_shape;
+    VKN_TRY(parse_filter(b->opts.filter, &want_kind, &want_shape));
     int64_t most = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int64_t n = (int64_t)shapes[s].N * shapes[s].C * (shapes[s].W ? shapes[s].H * shapes[s].W : 1);
@@ -86,6 +131,7 @@ vkn_status bench_suite_norm(bench_ctx *b)
     for (size_t k = 0; s == VKN_OK && k < sizeof kinds / sizeof *kinds; k++)
         for (size_t i = 0; s == VKN_OK && i < sizeof shapes / sizeof *shapes; i++) {
             if (b->opts.quick && i != 0 && i != 4) continue;
+            if (!(want_kind >> k & 1u) || !(want_shape >> i & 1u)) continue;
             s = one(b, kinds[k], &shapes[i], host, ids);
         }
     free(host);
