@@ -47,7 +47,7 @@ double vkn_cmd_last_device_us(const vkn_cmd *c);
 
 /* One dispatch, as an op describes it. Binding i of the shader's set 0 is bind[i]. */
 #define VKN_DISPATCH_MAX_BIND 8
-#define VKN_DISPATCH_MAX_TEXEL 4
+#define VKN_DISPATCH_MAX_TEXEL 6
 #define VKN_TEXEL_BINDING 8           /* first samplerBuffer binding */
 typedef struct vkn_dispatch {
     const char *shader;              /* registry name, e.g. "elementwise/unary" */

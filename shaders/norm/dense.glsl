@@ -24,3 +24,13 @@ vec4 ldc(samplerBuffer t, uint n, uint c0)
 // lane mask and clamped channel indices of block c0
 vec4 lane_mask(uint c0) { return vec4(lessThan(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C))); }
 uvec4 lane_c(uint c0) { return min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)); }
+
+// four consecutive entries a0..a0+3 of a per-channel (or per-(k, c)) texel view (RGBA32F when C % 4
+// == 0, then a0 % 4 == 0; else R32F); lanes past C: entry a0
+vec4 par4(samplerBuffer t, uint a0, uint c0)
+{
+    if (c4()) return texelFetch(t, int(a0 >> 2));
+    vec4 r;
+    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? a0 + l : a0)).x;
+    return r;
+}

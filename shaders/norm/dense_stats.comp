@@ -6,8 +6,8 @@
 //   1. folds the samples with a vec4 Welford update (cn: each context's samples in the order of
 //      kord, prep.comp: sorted by context, increasing n);
 //   2. does stage 2's work for its channels four at a time (post4: batch or running statistics, the
-//      running update; the same decisions as post() in norm_post.glsl), writes seg and holds the
-//      table entries (M, A, B) in registers (ftab is not written);
+//      running update; the same decisions as post() in norm_post.glsl), writes seg (cn: channel 0
+//      of each context only) and holds the table entries (M, A, B) in registers (ftab is not written);
 //   3. the element-wise pass y = (x - M) A + B over its samples again (cache-hot): bn, ubn one
 //      entry, cbn one per context (its samples in kord order), cn right after each context's
 //      statistics.
@@ -22,6 +22,8 @@ layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer KORD;
 layout(binding = 10) uniform samplerBuffer GAM;   // RGBA32F when C % 4 == 0, else R32F
 layout(binding = 11) uniform samplerBuffer BET;
+layout(binding = 12) uniform samplerBuffer RMT;   // the running statistics read as texels: RGBA32F
+layout(binding = 13) uniform samplerBuffer RVT;   // when C % 4 == 0, else R32F; written through rm, rv
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
 layout(std430, binding = 4) buffer RM { float rm[]; };
 layout(std430, binding = 4) buffer RM4 { vec4 rm4[]; };
@@ -33,36 +35,7 @@ layout(std430, binding = 7) writeonly buffer Y4 { vec4 y4[]; };
 
 const uint W = DW;   // blocks of four channels per invocation (consecutive: W x 16 bytes per sample)
 
-// the block w of the invocation: first channel, clamped to the last block (a block past C repeats
-// the last block's loads and writes nothing)
-uint blk(uint c0, uint w) { return min(c0 + 4u * w, 4u * (p.ncb - 1u)); }
-
-// Welford over positions j0..j1-1 (of kord when CTX, else samples themselves)
-void fold(uint c0, uint j0, uint j1, bool ctx, out vec4 mean[W], out vec4 m2[W], out float cnt)
-{
-    [[unroll]] for (uint w = 0u; w < W; w++) { mean[w] = vec4(0.0); m2[w] = vec4(0.0); }
-    cnt = 0.0;
-    for (uint j = j0; j < j1; j++) {
-        uint n = ctx ? uint(texelFetch(KORD, int(j)).x) : j;
-        cnt += 1.0;
-        float r = 1.0 / cnt;
-        [[unroll]] for (uint w = 0u; w < W; w++) {
-            vec4 x = ldc(X, n, blk(c0, w));
-            vec4 d = x - mean[w];
-            mean[w] += d * r;
-            m2[w] += d * (x - mean[w]);
-        }
-    }
-}
-
-// four consecutive entries a0..a0+3 of a per-channel (or per-(k, c)) view; lanes past C: entry a0
-vec4 par4(samplerBuffer t, uint a0, uint c0)
-{
-    if (c4()) return texelFetch(t, int(a0 >> 2));
-    vec4 r;
-    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? a0 + l : a0)).x;
-    return r;
-}
+#include "dense_fold.glsl"
 
 // stage 2 for the segments s0..s0+3 of channels c0..c0+3 (post() of norm_post.glsl, lane-wise):
 // writes seg, returns (mean, rstd) and whether the running statistics were used
@@ -77,31 +50,35 @@ void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4
         if ((p.flags & F_UBN_BATCH_ABOVE) == 0u) batch = false;
     }
     if (SEG_CTX && cnt < 2.0) { batch = false; update = false; }
+    // batch and update depend on cnt (cn) and aux (ubn), which the compiler cannot prove uniform:
+    // loads and stores are placed under the push-constant conditions only and the choices are
+    // selects, because llvmpipe runs a store under a non-uniform branch lane by lane (that alone
+    // cost cn's ten context passes more than their statistics did). A segment that is not updated
+    // gets its old value stored back by its own invocation.
     bool whole = C4 || (c0 + 4u <= p.C && (s0 & 3u) == 0u);   // vec4-aligned whole block
-    if (!batch || update) {
-        vec4 rmv, rvv;
-        if (whole) { rmv = rm4[s0 >> 2]; rvv = rv4[s0 >> 2]; }
-        else [[unroll]] for (uint l = 0u; l < 4u; l++) {
-            rmv[l] = c0 + l < p.C ? rm[s0 + l] : 0.0;
-            rvv[l] = c0 + l < p.C ? rv[s0 + l] : 0.0;
-        }
-        if (!batch) {
-            mean = rmv;
-            var = rvv;
-            fixd = true;
-        } else {
+    if (p.use_batch == 0u || p.train != 0u) {
+        // read through texel views: llvmpipe runs a storage-buffer load lane by lane behind a bounds
+        // branch, and cn's ten contexts made these loads cost more than the statistics
+        vec4 rmv = par4(RMT, s0, c0), rvv = par4(RVT, s0, c0);
+        fixd = !batch;
+        if (p.train != 0u && p.use_batch != 0u) {
             float m = p.momentum;
-            rmv = (1.0 - m) * rmv + m * mean;
-            rvv = (1.0 - m) * rvv + m * var * (cnt / (cnt - 1.0));
-            if (whole) { rm4[s0 >> 2] = rmv; rv4[s0 >> 2] = rvv; }
+            vec4 um = (1.0 - m) * rmv + m * mean, uv = (1.0 - m) * rvv + m * var * (cnt / (cnt - 1.0));
+            um = update ? um : rmv;
+            uv = update ? uv : rvv;
+            if (whole) { rm4[s0 >> 2] = um; rv4[s0 >> 2] = uv; }
             else [[unroll]] for (uint l = 0u; l < 4u; l++)
-                if (c0 + l < p.C) { rm[s0 + l] = rmv[l]; rv[s0 + l] = rvv[l]; }
+                if (c0 + l < p.C) { rm[s0 + l] = um[l]; rv[s0 + l] = uv[l]; }
         }
+        mean = fixd ? rmv : mean;
+        var = fixd ? rvv : var;
     }
     M = mean;
     R = inversesqrt(var + p.eps);
+    // cn: channel 0 of each context only (vkn_norm_diagnostics shows it): dense_sums recomputes the
+    // statistics from x rather than read 16 bytes per (context, channel) back
     [[unroll]] for (uint l = 0u; l < 4u; l++)
-        if (C4 || c0 + l < p.C) seg[s0 + l] = vec4(M[l], R[l], cnt, fixd ? 1.0 : 0.0);
+        if (SEG_CTX ? c0 + l == 0u : C4 || c0 + l < p.C) seg[s0 + l] = vec4(M[l], R[l], cnt, fixd ? 1.0 : 0.0);
 }
 
 // the coefficients of table entries e0..e0+3 (affine entries e0..e0+3, scale sc): A = sc gamma rstd, B = sc beta

@@ -11,7 +11,9 @@
 //   3. dx = alpha g + beta (x - M) + gamma over its samples again (cache-hot); cn right
 //      after each context's sums, cbn context by context once H and Q are complete.
 // seg comes through a texel view, gamma, dgamma and dbeta as vec4 where a block is whole and
-// aligned. Fixed order, no barriers.
+// aligned. cn reads no seg: it refolds each context's samples (dense_fold.glsl, the forward's code:
+// the same statistics bit for bit) right before its sums, so x is cache-hot for them. Fixed
+// order, no barriers.
 #include "dense.glsl"
 #ifndef DW
 #define DW 2u
@@ -20,9 +22,11 @@ layout(local_size_x = 8) in;
 layout(binding = 8) uniform samplerBuffer X;
 layout(binding = 9) uniform samplerBuffer G;
 layout(binding = 10) uniform samplerBuffer KORD;
-layout(binding = 11) uniform samplerBuffer SEG;   // seg (mean, rstd, count, fixd) per segment
-layout(std430, binding = 3) readonly buffer Gam { float gam[]; };
-layout(std430, binding = 3) readonly buffer Gam4 { vec4 gam4[]; };
+layout(binding = 11) uniform samplerBuffer SEG;   // bn, ubn, cbn: seg (mean, rstd, count, fixd) per
+                                                  // segment; cn: its running means
+layout(binding = 12) uniform samplerBuffer GAM;   // gamma; the per-channel views are RGBA32F when
+layout(binding = 13) uniform samplerBuffer RVT;   // C % 4 == 0 (cn: running variances)
+// (texel views, not storage buffers: llvmpipe loads a storage buffer lane by lane behind a branch)
 layout(std430, binding = 4) writeonly buffer D0 { float d0[]; };   // dgamma
 layout(std430, binding = 4) writeonly buffer D04 { vec4 d04[]; };
 layout(std430, binding = 5) writeonly buffer D1 { float d1[]; };   // dbeta
@@ -35,7 +39,8 @@ const uint W = DW;
 
 bool aff() { return (p.flags & F_AFFINE) != 0u; }
 float prior_scale(uint k) { return (p.flags & F_PRIOR_SCALE) != 0u ? inversesqrt(aux[k]) : 1.0; }
-uint blk(uint c0, uint w) { return min(c0 + 4u * w, 4u * (p.ncb - 1u)); }
+#include "dense_fold.glsl"
+
 bool whole(uint e0, uint c0) { return C4 || (c0 + 4u <= p.C && (e0 & 3u) == 0u); }
 
 // sums of g and g (x - M) over positions j0..j1-1 (of kord when ctx)
@@ -70,6 +75,21 @@ void apply(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], vec4 A[W], vec4 B[W],
     }
 }
 
+// cn: the statistics the forward used for segments s0..s0+3 (dense_stats.comp post4's decisions):
+// the context's batch statistics, recomputed by the forward's own fold, or (inference, a context
+// with fewer than 2 samples) the running ones, which such a forward did not update
+void ctx_stats(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4 R, out bool fixd)
+{
+    fixd = p.use_batch == 0u || cnt < 2.0;
+    if (!fixd) {
+        M = mean;
+        R = inversesqrt(m2 / cnt + p.eps);
+        return;
+    }
+    M = par4(SEG, s0, c0);
+    R = inversesqrt(par4(RVT, s0, c0) + p.eps);
+}
+
 // seg entries s0..s0+3 (lanes past C: s0): mean, rstd; count and fixd are the same for the four
 void seg4(uint s0, uint c0, out vec4 M, out vec4 R, out float cnt, out bool fixd)
 {
@@ -83,11 +103,7 @@ void seg4(uint s0, uint c0, out vec4 M, out vec4 R, out float cnt, out bool fixd
 
 vec4 gam4v(uint e0, uint c0)
 {
-    if (!aff()) return vec4(1.0);
-    if (whole(e0, c0)) return gam4[e0 >> 2];
-    vec4 r;
-    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = gam[c0 + l < p.C ? e0 + l : e0];
-    return r;
+    return aff() ? par4(GAM, e0, c0) : vec4(1.0);
 }
 
 void put(uint e0, uint c0, vec4 a, vec4 b)   // dgamma, dbeta
@@ -117,7 +133,10 @@ void main()
     if (SEG_CTX) {   // cn: segment (k, c) = affine entry (k, c)
         for (uint k = 0u; k < p.K; k++) {
             uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
-            [[unroll]] for (uint w = 0u; w < W; w++) seg4(k * p.C + blk(c0, w), blk(c0, w), M[w], R[w], cnt, fixd);
+            vec4 mean[W], m2[W];
+            fold(c0, j0, p.use_batch != 0u ? j1 : j0, true, mean, m2, cnt);
+            [[unroll]] for (uint w = 0u; w < W; w++)
+                ctx_stats(k * p.C + blk(c0, w), blk(c0, w), mean[w], m2[w], cnt, M[w], R[w], fixd);
             sums(c0, j0, j1, true, M, sg, sgx);
             float sc = prior_scale(k);
             [[unroll]] for (uint w = 0u; w < W; w++) {

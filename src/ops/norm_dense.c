@@ -7,7 +7,8 @@
  *                     again with the coefficients in registers)                          1 launch
  *                     backward: dense_sums (same shape: sums, coefficients, dgamma/dbeta, dx)    1
  *                     cbn, cn walk the samples context by context in kord order (prep.comp); the
- *                     tables ftab, btab and bseg are not written (nothing reads them after).
+ *                     tables ftab, btab and bseg are not written (nothing reads them after); cn
+ *                     writes seg for channel 0 only (the diagnostics) and its backward refolds x.
  *   ln, gn            a segment (n, g) is a contiguous run of C/G elements: stage 1 and the merge are
  *                     the NCHW kernels (rowstats, finalize; bsum backward) run on the reshaped view
  *                     [N, G, C/G] as instance norm without affine, with the runs cut into chunks so
@@ -146,8 +147,9 @@ static vkn_status k_stats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
     vkn_dispatch d = {.shader = "norm/dense_stats", .label = "norm-dense-stats",
                       .bind = {&nm->ws.seg, D, D, D, nm_slot_or(nm, nm->rm), nm_slot_or(nm, nm->rv), aux, y},
                       .nbind = 8, .write_mask = 1 | (nm->rm >= 0 ? 16 : 0) | (nm->rv >= 0 ? 32 : 0) | 128,
-                      .texel = {x, nm_ws_or(nm, &nm->ws.kord), nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi)},
-                      .ntexel = 4, .texel_vec4_mask = c4(pc) ? 1 | (aff ? 4 | 8 : 0) : 0};
+                      .texel = {x, nm_ws_or(nm, &nm->ws.kord), nm_slot_or(nm, nm->gi), nm_slot_or(nm, nm->bi),
+                                nm_slot_or(nm, nm->rm), nm_slot_or(nm, nm->rv)},
+                      .ntexel = 6, .texel_vec4_mask = c4(pc) ? 1 | (aff ? 4 | 8 : 0) | (nm->rm >= 0 ? 16 | 32 : 0) : 0};
     return dispatch_channel_blocks(c, nm, pc, &d);
 }
 
@@ -156,12 +158,15 @@ static vkn_status k_sums(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_
                          const vkn_tensor *dx)
 {
     const vkn_tensor *D = &nm->dummy;
+    const int cn = nm->o.kind == VKN_NORM_CN, aff = nm->gi >= 0, v4 = c4(pc);
     vkn_dispatch d = {.shader = "norm/dense_sums", .label = "norm-dense-sums",
-                      .bind = {D, D, D, nm_slot_or(nm, nm->gi), nm_grad_or(nm, nm->gi), nm_grad_or(nm, nm->bi),
-                               nm_slot_or(nm, nm->aux), dx},
+                      .bind = {D, D, D, D, nm_grad_or(nm, nm->gi), nm_grad_or(nm, nm->bi), nm_slot_or(nm, nm->aux), dx},
                       .nbind = 8, .write_mask = 16 | 32 | 128,
-                      .texel = {x, g, nm_ws_or(nm, &nm->ws.kord), &nm->ws.seg}, .ntexel = 4,
-                      .texel_vec4_mask = (c4(pc) ? 3 : 0) | 8};
+                      .texel = {x, g, nm_ws_or(nm, &nm->ws.kord), cn ? nm_slot_or(nm, nm->rm) : &nm->ws.seg,
+                                nm_slot_or(nm, nm->gi), cn ? nm_slot_or(nm, nm->rv) : D},
+                      .ntexel = 6,
+                      /* seg is vec4 per segment; cn's running statistics and gamma per channel */
+                      .texel_vec4_mask = (v4 ? 1 | 2 : 0) | (cn ? (v4 ? 8 | 32 : 0) : 8) | (v4 && aff ? 16 : 0)};
     return dispatch_channel_blocks(c, nm, pc, &d);
 }
 

@@ -8,7 +8,7 @@
 #include "vkn/tensor.h"
 
 #define VKN_MAX_BINDINGS 8          /* storage buffers 0..7 */
-#define VKN_MAX_TEXELS 4            /* uniform texel buffers 8..11 */
+#define VKN_MAX_TEXELS 6            /* uniform texel buffers 8..13 (VKN_DISPATCH_MAX_TEXEL) */
 #define VKN_NUM_BINDINGS (VKN_MAX_BINDINGS + VKN_MAX_TEXELS)
 #define VKN_PUSH_BYTES 128
 #define VKN_MAX_SPEC 8

@@ -1,0 +1,26 @@
+// The forward's statistics fold of dense_stats.comp, shared with dense_sums.comp so that cn's backward
+// recomputes a context's (mean, M2) from x bit for bit instead of reading a per-(context, channel)
+// seg table (which would be 16 bytes per segment written and read again: at 10 contexts and 64
+// samples that is more traffic than x itself). Include after X, KORD and W are declared.
+
+// the block w of the invocation: first channel, clamped to the last block (a block past C repeats
+// the last block's loads and writes nothing)
+uint blk(uint c0, uint w) { return min(c0 + 4u * w, 4u * (p.ncb - 1u)); }
+
+// Welford over positions j0..j1-1 (of kord when ctx, else the samples themselves)
+void fold(uint c0, uint j0, uint j1, bool ctx, out vec4 mean[W], out vec4 m2[W], out float cnt)
+{
+    [[unroll]] for (uint w = 0u; w < W; w++) { mean[w] = vec4(0.0); m2[w] = vec4(0.0); }
+    cnt = 0.0;
+    for (uint j = j0; j < j1; j++) {
+        uint n = ctx ? uint(texelFetch(KORD, int(j)).x) : j;
+        cnt += 1.0;
+        float r = 1.0 / cnt;
+        [[unroll]] for (uint w = 0u; w < W; w++) {
+            vec4 x = ldc(X, n, blk(c0, w));
+            vec4 d = x - mean[w];
+            mean[w] += d * r;
+            m2[w] += d * (x - mean[w]);
+        }
+    }
+}
