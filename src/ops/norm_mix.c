@@ -9,17 +9,28 @@
  *             [acn: mix_rows 2 -> mix_bsum 2 (rho sums: dmeans, draw_var)] -> mix_apply 1 (dx;
  *             acn: the prior-logit gradient)                                       3 (mn) / 5 (acn)
  * The posteriors are never stored per element: every pass recomputes them from the E-step table
- * with log-sum-exp. Dense inputs (P = 1) fold blocks of 4 channels over chunks of samples in stage 1. */
+ * with log-sum-exp. Dense inputs (P = 1) on the GPU path fold blocks of 4 channels over chunks of
+ * samples in stage 1. Dense inputs on CPU devices (lavapipe) take the shape of dense bn
+ * (norm_dense.c): one invocation per block of 4 channels and every sample does all of the above
+ * for its channels in registers, walking its samples twice per launch (mix_dense_fwd.comp,
+ * mix_dense_bwd.comp):
+ *   forward 1 launch; backward 1 (mn) / 2 (acn: the prior-logit gradient sums every channel). */
 #include "ops/norm_dev.h"
 
 #include <string.h>
 
 static int slot(const vkn_norm *nm, const char *name) { return vkn_norm_slot_index(&nm->o, name); }
 
+/* dense inputs (P = 1) on CPU devices: one invocation per block of 4 channels and every sample
+ * (mix_dense_fwd.comp, mix_dense_bwd.comp) */
+static int dense_path(const vkn_norm *nm, int P) { return P == 1 && !nm_gpu_path(nm); }
+
 vkn_status nm_mix_alloc(vkn_norm *nm, shape sh)
 {
     norm_ws *w = &nm->ws;
     const int64_t K = nm->o.components, KC = K * sh.C;
+    if (dense_path(nm, sh.P))   /* part: the forward's table, 8 vec4 per (k, block of 4 channels) */
+        return nm_alloc1(nm, 32 * K * w->ncb, VKN_F32, &w->part);
     int64_t items = sh.P > 1 ? (int64_t)sh.N * sh.C * w->nchunk : (int64_t)w->nq * sh.C;
     VKN_TRY(nm_alloc1(nm, 4 * K * items, VKN_F32, &w->part));
     VKN_TRY(nm_alloc1(nm, 4 * KC, VKN_F32, &w->ptab));
@@ -178,10 +189,60 @@ static void mix_pc(const vkn_norm *nm, norm_pc *pc)
     }
 }
 
+/* ---- dense inputs, CPU path: one launch forward, one (mn) or two (acn: + the prior gradient) backward ---- */
+
+static void dense_spec(vkn_dispatch *d, const vkn_norm *nm, const norm_pc *pc, uint32_t stage)
+{
+    spec(d, nm, pc, stage);
+    d->spec[6] = nm->o.kind == VKN_NORM_MN && nm->o.affine;   /* AFF */
+    d->nspec = 7;
+    vkn_grid_1d(stage == 2 ? 1 : pc->ncb, 8, d->groups);
+}
+
+static vkn_status k_dense_fwd(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *y)
+{
+    const int acn = nm->o.kind == VKN_NORM_ACN, c4 = pc->C % 4 == 0, aff = !acn && nm->o.affine;
+    const vkn_tensor *D = &nm->dummy;
+    vkn_dispatch d = {.shader = "norm/mix_dense_fwd", .label = "norm-mix-dense",
+                      .bind = {&nm->ws.part, &nm->st[nm->rm], &nm->st[nm->rv],
+                               &nm->st[slot(nm, acn ? "means" : "gmm_mean")],
+                               &nm->st[slot(nm, acn ? "raw_var" : "gmm_var")],
+                               acn ? D : &nm->st[slot(nm, "gmm_weight")], y},
+                      .nbind = 7, .write_mask = 1 | 2 | 4 | 64 | (acn ? 0 : 8 | 16 | 32),
+                      .texel = {x, aff ? &nm->st[slot(nm, "gamma")] : D, aff ? &nm->st[slot(nm, "beta")] : D,
+                                acn ? &nm->st[slot(nm, "prior_logits")] : D},
+                      .ntexel = 4, .texel_vec4_mask = c4 ? 1 | (aff ? 2 | 4 : 0) : 0};
+    dense_spec(&d, nm, pc, 0);
+    return vkn_cmd_dispatch(c, &d);
+}
+
+static vkn_status k_dense_bwd(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
+                              const vkn_tensor *dx, uint32_t stage)
+{
+    const int acn = nm->o.kind == VKN_NORM_ACN, c4 = pc->C % 4 == 0, aff = !acn && nm->o.affine;
+    const vkn_tensor *D = &nm->dummy;
+    const vkn_tensor *d0 = acn ? &nm->gt[slot(nm, "means")] : nm_grad_or(nm, slot(nm, "gamma"));
+    const vkn_tensor *d1 = acn ? &nm->gt[slot(nm, "raw_var")] : nm_grad_or(nm, slot(nm, "beta"));
+    const vkn_tensor *t3 = acn ? &nm->st[slot(nm, "raw_var")] : aff ? &nm->st[slot(nm, "gamma")] : D;
+    vkn_dispatch d = {.shader = "norm/mix_dense_bwd", .label = stage == 2 ? "norm-mix-dense-prior" : "norm-mix-dense-bwd",
+                      .bind = {dx, d0, d1, &nm->ws.bseg, D}, .nbind = 5,
+                      .write_mask = 1 | (acn || pc->naff ? 2 | 4 : 0) | (acn ? 8 : 0),
+                      .texel = {x, g, &nm->ws.part, t3}, .ntexel = 4,
+                      .texel_vec4_mask = 4 | (c4 ? 1 | 2 | (t3 != D ? 8 : 0) : 0)};
+    if (stage == 2) {   /* reads bseg, writes the prior-logit gradient */
+        d.bind[0] = d.bind[1] = d.bind[2] = D;
+        d.bind[4] = &nm->gt[slot(nm, "prior_logits")];
+        d.write_mask = 16;
+    }
+    dense_spec(&d, nm, pc, stage);
+    return vkn_cmd_dispatch(c, &d);
+}
+
 vkn_status nm_mix_forward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc0, const vkn_tensor *x, const vkn_tensor *y)
 {
     norm_pc pc = *pc0;
     mix_pc(nm, &pc);
+    if (dense_path(nm, (int)pc.P)) return k_dense_fwd(c, nm, &pc, x, y);
     VKN_TRY(k_prep(c, nm, &pc));
     if (pc.use_batch) VKN_TRY(k_rows(c, nm, &pc, x, NULL, 0));
     VKN_TRY(k_finalize(c, nm, &pc));
@@ -198,6 +259,10 @@ vkn_status nm_mix_backward(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc0, const v
         return vkn_status_set(VKN_ERR_ARG,
                               "norm(acn) backward: needs a forward with batch statistics (train, or infer=batch)");
     pc.naff = !acn && nm->o.affine ? pc.C : 0;
+    if (dense_path(nm, (int)pc.P)) {
+        VKN_TRY(k_dense_bwd(c, nm, &pc, x, g, dx, 1));
+        return acn ? k_dense_bwd(c, nm, &pc, x, g, dx, 2) : VKN_OK;
+    }
     VKN_TRY(k_rows(c, nm, &pc, x, g, 1));
     VKN_TRY(k_bsum(c, nm, &pc, 1));
     if (acn && fuse2(nm, &pc)) {   /* dx and stage 2's sums in one pass, then bsum2 and the prior gradient */

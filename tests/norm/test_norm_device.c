@@ -238,6 +238,11 @@ static const int shapes[][4] = {
     {6, 36, 1, 0},
 };
 
+/* acn, mn: dense shapes for the one-launch dense kernels (norm_mix.c, mix_dense_*.comp) with enough
+ * samples per channel for a mixture fit: C % 4 == 0 with an odd count of 4-channel blocks, C % 4 == 1,
+ * C % 4 == 2 with a vec4-aligned sample row count */
+static const int mix_shapes[][4] = {{24, 36, 1, 0}, {20, 13, 1, 0}, {16, 10, 1, 0}};
+
 static void run_kind(vkn_norm_kind kind, void (*tweak)(vkn_norm_opts *))
 {
     tu_seed(100 + kind);
@@ -250,6 +255,14 @@ static void run_kind(vkn_norm_kind kind, void (*tweak)(vkn_norm_opts *))
             if (mode && s != 0 && s != 4 && s != 2 && s != 7 && s != 9) continue;   /* hard rows on a few shapes */
             dev_case dc = {.o = vkn_norm_opts_default(kind, shapes[s][1]), .N = shapes[s][0], .H = shapes[s][2],
                            .W = shapes[s][3], .mode = mode, .steps = 2};
+            if (tweak) tweak(&dc.o);
+            run_case(&dc);
+        }
+    for (size_t s = 0; mixk && s < sizeof mix_shapes / sizeof *mix_shapes; s++)
+        for (int mode = 0; mode < 3; mode++) {
+            if (mode && s != 0) continue;   /* hard rows on the C % 4 == 0 shape */
+            dev_case dc = {.o = vkn_norm_opts_default(kind, mix_shapes[s][1]), .N = mix_shapes[s][0],
+                           .H = mix_shapes[s][2], .W = mix_shapes[s][3], .mode = mode, .steps = 2};
             if (tweak) tweak(&dc.o);
             run_case(&dc);
         }

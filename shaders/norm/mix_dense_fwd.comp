@@ -1,0 +1,180 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Dense (P = 1, [N, C]) forward of the mixture methods (mix.glsl), CPU path, one launch: an
+// invocation owns a block of four channels c0..c0+3 (lane = channel) and every sample, so
+//   1. it builds the E-step table of its channels in registers (acn: lambda = softmax(prior
+//      logits), means, 1/(softplus(raw_var) + eps); mn: log w - 1/2 log v, gmm_mean, 1/gmm_var) and
+//      keeps it in tab for the backward (mn's M-step overwrites its own channels' mixture below);
+//   2. folds the samples with a posterior-weighted Welford update per component (S, mean, M2 and
+//      X = sum_{i<j} w_i w_j, so S^2 - sum w^2 = 2 X comes without cancellation);
+//   3. does mix_finalize.comp's work for its (k, c) lane-wise: batch or fixed statistics, the
+//      running update, mn's M-step, the coefficients (mean_k, A_k = a_k r_k gamma, B = beta);
+//   4. writes y = sum_k tau_k (x - mean_k) A_k + B over its samples again (cache-hot; the
+//      posteriors recomputed, K exponentials per element).
+// No partials, no barriers. tab[(k ncb + cb) 8 + j], j = 0 LB, 1 MM, 2 IS (E-step), 3 mean, 4 rstd,
+// 5 S, 6 var, 7 a (lane = channel): read by mix_dense_bwd.comp.
+#include "mix.glsl"
+layout(local_size_x = 8) in;
+layout(constant_id = 6) const bool AFF = false;   // mn with gamma, beta
+layout(binding = 8) uniform samplerBuffer X;      // RGBA32F when C % 4 == 0 (DC4), else R32F
+layout(binding = 9) uniform samplerBuffer GAM;    // mn: gamma, beta (as X)
+layout(binding = 10) uniform samplerBuffer BET;
+layout(binding = 11) uniform samplerBuffer PL;    // acn: prior logits (R32F)
+layout(std430, binding = 0) writeonly buffer Tab { vec4 tab[]; };
+layout(std430, binding = 1) buffer RM { float rm[]; };
+layout(std430, binding = 1) buffer RM4 { vec4 rm4[]; };
+layout(std430, binding = 2) buffer RV { float rv[]; };
+layout(std430, binding = 2) buffer RV4 { vec4 rv4[]; };
+layout(std430, binding = 3) buffer Q0 { float q0[]; };    // acn: means   | mn: gmm_mean
+layout(std430, binding = 3) buffer Q04 { vec4 q04[]; };
+layout(std430, binding = 4) buffer Q1 { float q1[]; };    // acn: raw_var | mn: gmm_var
+layout(std430, binding = 4) buffer Q14 { vec4 q14[]; };
+layout(std430, binding = 5) buffer Q2 { float q2[]; };    // mn: gmm_weight
+layout(std430, binding = 5) buffer Q24 { vec4 q24[]; };
+layout(std430, binding = 6) writeonly buffer Y { float y[]; };
+layout(std430, binding = 6) writeonly buffer Y4 { vec4 y4[]; };
+
+// four consecutive entries e0..e0+3 of a per-(k, c) or per-channel buffer (lanes past C: e0), and
+// the store of the lanes below C; whole vec4 accesses when C % 4 == 0 (e0 is then aligned)
+#define LDST4(NAME, B, B4)                                                                  \
+    vec4 NAME##_ld(uint e0, uint c0)                                                        \
+    {                                                                                       \
+        if (DC4) return B4[e0 >> 2];                                                        \
+        vec4 r;                                                                             \
+        [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = B[c0 + l < p.C ? e0 + l : e0];     \
+        return r;                                                                           \
+    }                                                                                       \
+    void NAME##_st(uint e0, uint c0, vec4 v)                                                \
+    {                                                                                       \
+        if (DC4) { B4[e0 >> 2] = v; return; }                                               \
+        [[unroll]] for (uint l = 0u; l < 4u; l++) if (c0 + l < p.C) B[e0 + l] = v[l];       \
+    }
+LDST4(rm, rm, rm4)
+LDST4(rv, rv, rv4)
+LDST4(q0, q0, q04)
+LDST4(q1, q1, q14)
+LDST4(q2, q2, q24)
+
+// channels c0..c0+3 of sample n, or of a per-channel texel view (n = 0); zeros past C
+vec4 ldc(samplerBuffer t, uint n, uint c0)
+{
+    uint b = n * p.C + c0;
+    if (DC4) return texelFetch(t, int(b >> 2));
+    vec4 r = vec4(0.0);
+    [[unroll]] for (uint l = 0u; l < 4u; l++)
+        if (c0 + l < p.C) r[l] = texelFetch(t, int(b + l)).x;
+    return r;
+}
+
+vec4 softplus4(vec4 u)
+{
+    vec4 e = exp(-abs(u));
+    return max(u, vec4(0.0)) + mix(log(vec4(1.0) + e), e - 0.5 * e * e, lessThan(e, vec4(1e-4)));
+}
+
+vec4 A0[KMAX], A1[KMAX], A2[KMAX], A3[KMAX];   // Welford (S, mean, M2, X) per k; then mean_k, A_k
+float AK[KMAX];                                // acn: a_k = 1/sqrt(lambda_k + eps)
+
+void main()
+{
+    uint cb = flat_group_id() * 8u + gl_LocalInvocationID.x, c0 = 4u * cb;
+    if (cb >= p.ncb) return;
+    // 1. the E-step table of channels c0..c0+3
+    if (ACN) {
+        float mx = -3.0e38, z = 0.0;
+        [[unroll]] for (uint k = 0u; k < KS; k++) mx = max(mx, texelFetch(PL, int(k)).x);
+        [[unroll]] for (uint k = 0u; k < KS; k++) z += exp(texelFetch(PL, int(k)).x - mx);
+        [[unroll]] for (uint k = 0u; k < KS; k++) {
+            float lam = exp(texelFetch(PL, int(k)).x - mx) / z;
+            uint e0 = k * p.C + c0;
+            LB[k] = vec4(log(lam));
+            MM[k] = q0_ld(e0, c0);
+            IS[k] = 1.0 / (softplus4(q1_ld(e0, c0)) + p.eps);
+            AK[k] = inversesqrt(lam + p.eps);
+        }
+    } else {
+        [[unroll]] for (uint k = 0u; k < KS; k++) {
+            uint e0 = k * p.C + c0;
+            vec4 w = q2_ld(e0, c0), v = q1_ld(e0, c0);
+            LB[k] = mix(vec4(-1.0e30), log(w), greaterThan(w, vec4(0.0))) - 0.5 * log(v);
+            MM[k] = q0_ld(e0, c0);
+            IS[k] = 1.0 / v;
+        }
+    }
+    // 2. posterior-weighted Welford over the samples (batch statistics only)
+    [[unroll]] for (uint k = 0u; k < KS; k++) A0[k] = A1[k] = A2[k] = A3[k] = vec4(0.0);
+    uint nb = p.use_batch != 0u ? p.N : 0u;
+    for (uint n = 0u; n < nb; n++) {
+        vec4 x = ldc(X, n, c0);
+        posterior4(x);
+        [[unroll]] for (uint k = 0u; k < KS; k++) {
+            vec4 w = TAU[k], S = A0[k] + w;
+            vec4 d = x - A1[k];
+            vec4 f = mix(vec4(0.0), w / max(S, vec4(1.1754944e-38)), greaterThan(S, vec4(0.0)));
+            vec4 mn = A1[k] + d * f;
+            A2[k] += w * d * (x - mn);
+            A3[k] += w * A0[k];
+            A1[k] = mn;
+            A0[k] = S;
+        }
+    }
+    // 3. statistics, running update, M-step, coefficients (mix_finalize.comp's post(), lane-wise)
+    float M = float(p.N);
+    bool batch = p.use_batch != 0u, train = p.train != 0u;
+    vec4 ga = AFF ? ldc(GAM, 0u, c0) : vec4(1.0), be = AFF ? ldc(BET, 0u, c0) : vec4(0.0);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        uint e0 = k * p.C + c0, tb = (k * p.ncb + cb) * 8u;
+        vec4 S = A0[k], mean = A1[k], var = mix(vec4(0.0), A2[k] / max(S, vec4(1.1754944e-38)), greaterThan(S, vec4(0.0)));
+        vec4 lam = vec4(0.0);
+        if (batch) {
+            if (!ACN) lam = S / M;
+            if (train) {
+                vec4 den = 2.0 * A3[k];   // S^2 - sum w^2
+                bvec4 up = bvec4(uvec4(greaterThan(S, vec4(1e-12))) & uvec4(greaterThan(den, 1e-12 * S * S)));
+                float m = p.momentum;
+                vec4 orm = rm_ld(e0, c0), orv = rv_ld(e0, c0);
+                rm_st(e0, c0, mix(orm, (1.0 - m) * orm + m * mean, up));
+                rv_st(e0, c0, mix(orv, (1.0 - m) * orv + m * var * (S * S / den), up));
+                if (!ACN) {   // the M-step: this invocation's channels only, their old values are in LB, MM, IS
+                    bvec4 ok = bvec4(uvec4(greaterThan(S, vec4(1e-12))) & uvec4(greaterThan(var + p.f2, vec4(0.0))));
+                    q0_st(e0, c0, mix(q0_ld(e0, c0), mean, ok));
+                    q1_st(e0, c0, mix(q1_ld(e0, c0), var + p.f2, ok));
+                    q2_st(e0, c0, mix(q2_ld(e0, c0), lam, ok));
+                }
+            }
+        } else {
+            S = vec4(M);
+            if (ACN && p.f3 > 0.5) {   // infer = learned
+                mean = MM[k];
+                var = softplus4(q1_ld(e0, c0));
+            } else {
+                mean = rm_ld(e0, c0);
+                var = rv_ld(e0, c0);
+            }
+            if (!ACN) lam = q2_ld(e0, c0);
+        }
+        vec4 a = ACN ? vec4(AK[k]) : mix(vec4(0.0), inversesqrt(lam), greaterThan(lam, vec4(0.0)));
+        vec4 r = inversesqrt(var + p.eps);
+        tab[tb] = LB[k];
+        tab[tb + 1u] = MM[k];
+        tab[tb + 2u] = IS[k];
+        tab[tb + 3u] = mean;
+        tab[tb + 4u] = r;
+        tab[tb + 5u] = S;
+        tab[tb + 6u] = var;
+        tab[tb + 7u] = a;
+        A0[k] = mean;
+        A1[k] = a * r * ga;
+    }
+    // 4. y over the samples again
+    for (uint n = 0u; n < p.N; n++) {
+        vec4 x = ldc(X, n, c0);
+        posterior4(x);
+        vec4 o = be;
+        [[unroll]] for (uint k = 0u; k < KS; k++) o += TAU[k] * (x - A0[k]) * A1[k];
+        uint b = n * p.C + c0;
+        if (DC4) y4[b >> 2] = o;
+        else [[unroll]] for (uint l = 0u; l < 4u; l++)
+            if (c0 + l < p.C) y[b + l] = o[l];
+    }
+}
