@@ -36,6 +36,7 @@ typedef struct vkn_device_info {
     uint32_t subgroup_size;
     uint32_t max_shared_bytes;
     uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_count[3];    /* workgroups per dispatch, per dimension */
     uint64_t max_storage_range;
     uint64_t device_local_bytes;
     int host_visible_device_memory;  /* one memory type both device-local and host-visible */

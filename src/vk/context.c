@@ -226,6 +226,7 @@ static void fill_info(vkn_context *ctx, int push_desc_ext, vkn_path forced)
     in->subgroup_size = sg.subgroupSize;
     in->max_shared_bytes = ctx->props.limits.maxComputeSharedMemorySize;
     in->max_workgroup_invocations = ctx->props.limits.maxComputeWorkGroupInvocations;
+    for (int i = 0; i < 3; i++) in->max_workgroup_count[i] = ctx->props.limits.maxComputeWorkGroupCount[i];
     in->max_storage_range = ctx->props.limits.maxStorageBufferRange;
     in->fp16 = f16.shaderFloat16 && s16.storageBuffer16BitAccess;
     in->push_descriptors = push_desc_ext && !vkn_env_flag("VKN_NO_PUSH_DESCRIPTOR");
