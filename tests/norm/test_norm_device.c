@@ -193,8 +193,9 @@ static void run_case(const dev_case *dc)
                 int kc = mixk && sl[i].count == o->components * C;
                 /* acn's parameter gradients flow through the posteriors, whose log-ratios for values
                  * ~1e3 away from the component means are differences of ~1e6 numbers: fp32 resolves
-                 * them to ~0.1, i.e. small posteriors to a few per cent (NORMS.md 5.6) */
-                double rt = o->kind == VKN_NORM_ACN && dc->mode ? 5e-2 : rtol;
+                 * them to ~0.1, i.e. small posteriors to several per cent (NORMS.md 5.6); lavapipe
+                 * stayed within 5 %, an H100 gave 5.6 % on one raw-variance entry */
+                double rt = o->kind == VKN_NORM_ACN && dc->mode ? 1e-1 : rtol;
                 close_arr_skip("", w2, gdev, rds[i], sl[i].count, atol, rt, kc ? taint : NULL);
                 free(gdev);
             }
