@@ -710,7 +710,7 @@ static vkn_status ubn_similarity(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, co
         vkn_dispatch d = {.shader = "norm/ubn", .label = "norm-ubn-similarity", .bind = {&nm->ws.ubn}, .nbind = 1,
                           .write_mask = 1, .texel = {x}, .ntexel = 1};
         nm_set_spec(&d, nm, pc, stage);
-        nm_set_grid(&d, inv[stage], 0);
+        nm_set_grid(&d, inv[stage], nm_gpu_path(nm) && stage != 1);   /* ubn.comp: GPU, a workgroup each */
         VKN_TRY(vkn_cmd_dispatch(c, &d));
     }
     return VKN_OK;
