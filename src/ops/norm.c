@@ -193,11 +193,20 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
     int64_t rows = (int64_t)sh.N * sh.C;
     /* chunks: split long rows when there are few of them, so stage 1 has enough invocations */
     int nchunk = 1;
-    if (sh.P > 256 && rows < 2048) {
+    if (nm_gpu_path(nm)) {
+        /* a GPU hides load latency with threads, not with a serial walk: aim at 64 K invocations of
+         * at least 16 values (vec4-aligned chunks); 64x32x14x14 (2048 rows of 196) went from one
+         * invocation per row to 13 */
+        if (sh.P > 32) {
+            int64_t want = (65536 + rows - 1) / rows, most = (sh.P + 15) / 16;
+            nchunk = (int)(want < most ? want : most);
+        }
+    } else if (sh.P > 256 && rows < 2048) {
         int64_t want = (2048 + rows - 1) / rows, most = (sh.P + 63) / 64;
         nchunk = (int)(want < most ? want : most);
     }
     w->clen = (sh.P + nchunk - 1) / nchunk;
+    if (nm_gpu_path(nm) && nchunk > 1) w->clen = (w->clen + 3) & ~3;   /* whole vec4 per chunk */
     w->nchunk = (sh.P + w->clen - 1) / w->clen;
     /* dense (P = 1) stage 1: blocks of 4 channels over chunks of samples, enough invocations */
     w->ncb = (sh.C + 3) / 4;
