@@ -73,3 +73,22 @@ void posterior4(vec4 x)
     vec4 iz = 1.0 / z;
     [[unroll]] for (uint k = 0u; k < KS; k++) TAU[k] *= iz;
 }
+
+// The same in base 2 with the normalization left to the caller (the dense kernels, mix_dense_*.comp:
+// one multiply by 1/z instead of K where the posteriors enter a sum): LB and IS hold log2 lambda
+// (mn: log2 w - 1/2 log2 v) and log2(e) / (2 s); TAU[k] = 2^(l_k - max_l l_l) (log2 units), returns 1 / sum_k TAU[k]
+vec4 posterior4_2(vec4 x)
+{
+    vec4 mx = vec4(-3.0e38);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        vec4 d = x - MM[k];
+        TAU[k] = LB[k] - d * d * IS[k];
+        mx = max(mx, TAU[k]);
+    }
+    vec4 z = vec4(0.0);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        TAU[k] = exp2(TAU[k] - mx);
+        z += TAU[k];
+    }
+    return 1.0 / z;
+}

@@ -12,9 +12,12 @@
 //      rho (x - m)/s, rho (x - m)^2/(2 s^2) and rho per (k, c): dmeans and draw_var are written
 //      directly, the prior gradient needs every channel: the block's sums of rho and of
 //      r Gs (= sum g xhat tau) go to bs[k ncb + cb] for STAGE 2.
-// STAGE 2 (acn), one invocation: dlambda_k = R_k / lambda_k - 1/2 (lambda_k + eps)^-3/2 GX_k,
-//   dp_k = lambda_k (dlambda_k - sum_l lambda_l dlambda_l), the blocks summed in order.
-// No partials per sample chunk, no barriers, fixed order.
+// STAGE 2 (acn), one workgroup: R_k = sum rho, GX_k = sum r Gs over the blocks (in a fixed order),
+//   dlambda_k = R_k / lambda_k - 1/2 (lambda_k + eps)^-3/2 GX_k, dp_k = lambda_k (dlambda_k - sum_l
+//   lambda_l dlambda_l).
+// acn recomputes the E-step table from its parameters (the forward's tab holds mean, var, S only);
+// the posteriors are recomputed in base 2 with the normalization applied once per sum (mix.glsl
+// posterior4_2). STAGE 1 has no partials per sample chunk and no barriers; fixed order throughout.
 #include "mix.glsl"
 layout(local_size_x = 8) in;
 layout(constant_id = 6) const bool AFF = false;   // mn with gamma, beta
@@ -30,6 +33,26 @@ layout(std430, binding = 2) writeonly buffer D1 { float d1[]; };   // acn: draw_
 layout(std430, binding = 2) writeonly buffer D14 { vec4 d14[]; };
 layout(std430, binding = 3) buffer Bs { vec4 bs[]; };              // acn: (sum rho, sum r Gs) per (k, block)
 layout(std430, binding = 4) writeonly buffer DP { float dp[]; };   // acn: prior-logit gradient (STAGE 2)
+layout(std430, binding = 5) readonly buffer PL { float pl[]; };    // acn: prior logits
+layout(std430, binding = 6) readonly buffer MU { float mu[]; };    // acn: means
+layout(std430, binding = 6) readonly buffer MU4 { vec4 mu4[]; };
+
+const float LOG2E = 1.4426950408889634;
+
+// acn: lambda = softmax(prior logits) (as mix_dense_fwd.comp)
+float lambda(uint k)
+{
+    float mx = -3.0e38, z = 0.0;
+    [[unroll]] for (uint l = 0u; l < KS; l++) mx = max(mx, pl[l]);
+    [[unroll]] for (uint l = 0u; l < KS; l++) z += exp(pl[l] - mx);
+    return exp(pl[k] - mx) / z;
+}
+
+vec4 softplus4(vec4 u)
+{
+    vec4 e = exp(-abs(u));
+    return max(u, vec4(0.0)) + mix(log(vec4(1.0) + e), e - 0.5 * e * e, lessThan(e, vec4(1e-4)));
+}
 
 void st4(uint e0, uint c0, vec4 a, vec4 b)   // d0, d1 entries e0..e0+3 (lanes below C)
 {
@@ -58,19 +81,29 @@ vec4 ME[KMAX], AL[KMAX], BE[KMAX], GM[KMAX];   // mean_k; (WNB) alpha, beta, gam
 vec4 T1[KMAX], T2[KMAX], T3[KMAX], T4[KMAX];   // acn: dL/dtau coefficients c1..c4
 vec4 S0[KMAX], S1[KMAX], S2[KMAX];             // acn: sums of rho (x-m)/s, rho (x-m)^2/(2 s^2), rho
 float GX[KMAX];                                // acn: the block's sum of r Gs (= sum g xhat tau)
+float AK[KMAX];                                // acn: a_k = 1/sqrt(lambda_k + eps)
+vec4 SP[KMAX], RS[KMAX];                       // acn: sigmoid(raw_var) (d softplus / d raw_var), 1/s
 
-void prior_grad()
+// STAGE 2: the 8 invocations of the one workgroup sum consecutive runs of the blocks' (sum rho,
+// sum r Gs), invocation 0 adds the 8 partial sums in order (fixed order, one barrier)
+shared vec2 part8[8][KMAX];
+
+void prior_grad(uint j)
 {
+    uint q = (p.ncb + 7u) / 8u, b0 = min(j * q, p.ncb), b1 = min(b0 + q, p.ncb);
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        vec2 a = vec2(0.0);
+        for (uint cb = b0; cb < b1; cb++) a += bs[k * p.ncb + cb].xy;
+        part8[j][k] = a;
+    }
+    barrier();
+    if (j != 0u) return;
     float dl[KMAX], lam[KMAX], sl = 0.0;
     [[unroll]] for (uint k = 0u; k < KS; k++) {
-        float R = 0.0, gx = 0.0;
-        for (uint cb = 0u; cb < p.ncb; cb++) {
-            vec4 b = bs[k * p.ncb + cb];
-            R += b.x;
-            gx += b.y;
-        }
-        lam[k] = exp(texelFetch(TAB, int(k * p.ncb * 8u)).x);   // LB = log lambda_k, every lane
-        dl[k] = R / lam[k] - 0.5 * pow(lam[k] + p.eps, -1.5) * gx;
+        vec2 a = vec2(0.0);
+        for (uint i = 0u; i < 8u; i++) a += part8[i][k];
+        lam[k] = lambda(k);
+        dl[k] = a.x / lam[k] - 0.5 * pow(lam[k] + p.eps, -1.5) * a.y;
         sl += lam[k] * dl[k];
     }
     [[unroll]] for (uint k = 0u; k < KS; k++) dp[k] = lam[k] * (dl[k] - sl);
@@ -80,27 +113,42 @@ void main()
 {
     uint cb = flat_group_id() * 8u + gl_LocalInvocationID.x, c0 = 4u * cb;
     if (STAGE == 2u) {
-        if (cb == 0u) prior_grad();
+        prior_grad(gl_LocalInvocationID.x);
         return;
     }
     if (cb >= p.ncb) return;
     vec4 lm = vec4(lessThan(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C)));   // lanes below C
-    [[unroll]] for (uint k = 0u; k < KS; k++) {
+    [[unroll]] for (uint k = 0u; k < KS; k++) {   // the forward's E-step table (base 2, mix.glsl) and means
         uint tb = (k * p.ncb + cb) * 8u;
-        LB[k] = texelFetch(TAB, int(tb));
-        MM[k] = texelFetch(TAB, int(tb + 1u));
-        IS[k] = texelFetch(TAB, int(tb + 2u));
+        if (ACN) {
+            float lam = lambda(k);
+            uint e0 = k * p.C + c0;
+            vec4 u = ldc(GAM, k, c0), m;
+            if (DC4) m = mu4[e0 >> 2];
+            else [[unroll]] for (uint l = 0u; l < 4u; l++) m[l] = mu[c0 + l < p.C ? e0 + l : e0];
+            LB[k] = vec4(log2(lam));
+            MM[k] = m;
+            vec4 sv = softplus4(u) + p.eps;
+            IS[k] = (0.5 * LOG2E) / sv;   // as the forward computed it
+            RS[k] = 1.0 / sv;
+            AK[k] = inversesqrt(lam + p.eps);
+            SP[k] = sigmoid4(u);
+        } else {
+            LB[k] = texelFetch(TAB, int(tb));
+            MM[k] = texelFetch(TAB, int(tb + 1u));
+            IS[k] = texelFetch(TAB, int(tb + 2u));
+        }
         ME[k] = texelFetch(TAB, int(tb + 3u));
         S0[k] = S1[k] = vec4(0.0);
     }
-    // 1. Hs_k (S0), Gs_k (S1), sum g (S2[0])
+    // 1. Hs_k (S0), Gs_k (S1), sum g (sg)
     vec4 sg = vec4(0.0);
     for (uint n = 0u; n < p.N; n++) {
         vec4 x = ldc(X, n, c0), g = ldc(G, n, c0);
-        posterior4(x);
+        vec4 gz = g * posterior4_2(x);
         sg += g;
         [[unroll]] for (uint k = 0u; k < KS; k++) {
-            vec4 h = g * TAU[k];
+            vec4 h = gz * TAU[k];
             S0[k] += h;
             S1[k] += h * (x - ME[k]);
         }
@@ -110,8 +158,8 @@ void main()
     vec4 ga = AFF ? ldc(GAM, 0u, c0) : vec4(1.0), dgam = vec4(0.0);
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         uint tb = (k * p.ncb + cb) * 8u;
-        vec4 r = texelFetch(TAB, int(tb + 4u)), S = texelFetch(TAB, int(tb + 5u));
-        vec4 v = texelFetch(TAB, int(tb + 6u)), a = texelFetch(TAB, int(tb + 7u));
+        vec4 v = texelFetch(TAB, int(tb + 4u)), S = texelFetch(TAB, int(tb + 5u));
+        vec4 r = inversesqrt(v + p.eps), a = ACN ? vec4(AK[k]) : texelFetch(TAB, int(tb + 6u));
         vec4 A = a * r * ga, Hs = S0[k], Gs = S1[k];
         vec4 iw = 1.0 / mix(vec4(1.0), S, greaterThan(S, vec4(0.0)));
         AL[k] = A;
@@ -135,24 +183,33 @@ void main()
     // 3. dx (and acn's sums through the posteriors) over the samples again
     for (uint n = 0u; n < p.N; n++) {
         vec4 x = ldc(X, n, c0), g = ldc(G, n, c0);
-        posterior4(x);
-        vec4 o = vec4(0.0);
-        vec4 t[KMAX];
+        vec4 iz = posterior4_2(x), o = vec4(0.0);
+        vec4 t[KMAX], dt[KMAX];
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             vec4 d = x - ME[k];
             o += TAU[k] * (AL[k] * g + BE[k] * d + GM[k]);
             if (ACN) t[k] = (T1[k] * g + T2[k] + T3[k] * d) * d + T4[k];
         }
-        if (ACN)
+        o *= iz;
+        if (ACN) {
+            // dt_k = sum_l tau_l (t_k - t_l), each difference formed once (D_lk = -D_kl), the terms
+            // of dt_k added in increasing l as in mix_apply.comp
+            [[unroll]] for (uint k = 0u; k < KS; k++) { TAU[k] *= iz; dt[k] = vec4(0.0); }
+            [[unroll]] for (uint k = 0u; k < KS; k++)
+                [[unroll]] for (uint l = 0u; l < KS; l++)
+                    if (l > k) {   // constant after unrolling
+                        vec4 D = t[k] - t[l];
+                        dt[k] += TAU[l] * D;
+                        dt[l] -= TAU[k] * D;
+                    }
             [[unroll]] for (uint k = 0u; k < KS; k++) {
-                vec4 dt = vec4(0.0);
-                [[unroll]] for (uint l = 0u; l < KS; l++) dt += TAU[l] * (t[k] - t[l]);
-                vec4 rho = TAU[k] * dt, e = (x - MM[k]) * IS[k];
+                vec4 rho = TAU[k] * dt[k], e = (x - MM[k]) * RS[k];
                 o -= rho * e;
                 S0[k] += rho * e;
                 S1[k] += 0.5 * rho * e * e;
                 S2[k] += rho;
             }
+        }
         uint b = n * p.C + c0;
         if (DC4) dx4[b >> 2] = o;
         else [[unroll]] for (uint l = 0u; l < 4u; l++)
@@ -161,7 +218,7 @@ void main()
     if (ACN)
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             uint e0 = k * p.C + c0;
-            st4(e0, c0, S0[k], S1[k] * sigmoid4(ldc(GAM, k, c0)));
+            st4(e0, c0, S0[k], S1[k] * SP[k]);
             bs[k * p.ncb + cb] = vec4(dot(S2[k] * lm, vec4(1.0)), GX[k], 0.0, 0.0);
         }
 }

@@ -2,17 +2,21 @@
 #extension GL_GOOGLE_include_directive : require
 // Dense (P = 1, [N, C]) forward of the mixture methods (mix.glsl), CPU path, one launch: an
 // invocation owns a block of four channels c0..c0+3 (lane = channel) and every sample, so
-//   1. it builds the E-step table of its channels in registers (acn: lambda = softmax(prior
-//      logits), means, 1/(softplus(raw_var) + eps); mn: log w - 1/2 log v, gmm_mean, 1/gmm_var) and
-//      keeps it in tab for the backward (mn's M-step overwrites its own channels' mixture below);
+//   1. it builds the E-step table of its channels in registers, in base 2 (posterior4_2 of mix.glsl:
+//      acn: log2 lambda, lambda = softmax(prior logits), means, log2(e) / (2 s), s = softplus(raw_var)
+//      + eps; mn: log2 w - 1/2 log2 v, gmm_mean, log2(e) / (2 v)); mn keeps it in tab for the
+//      backward (its M-step overwrites its own channels' mixture below);
 //   2. folds the samples with a posterior-weighted Welford update per component (S, mean, M2 and
 //      X = sum_{i<j} w_i w_j, so S^2 - sum w^2 = 2 X comes without cancellation);
 //   3. does mix_finalize.comp's work for its (k, c) lane-wise: batch or fixed statistics, the
 //      running update, mn's M-step, the coefficients (mean_k, A_k = a_k r_k gamma, B = beta);
 //   4. writes y = sum_k tau_k (x - mean_k) A_k + B over its samples again (cache-hot; the
 //      posteriors recomputed, K exponentials per element).
-// No partials, no barriers. tab[(k ncb + cb) 8 + j], j = 0 LB, 1 MM, 2 IS (E-step), 3 mean, 4 rstd,
-// 5 S, 6 var, 7 a (lane = channel): read by mix_dense_bwd.comp.
+// No partials, no barriers. For mix_dense_bwd.comp, tab[(k ncb + cb) 8 + j] (lane = channel):
+// j = 3 mean, 4 var, 5 S; mn also 0 LB, 1 MM, 2 IS (its E-step, base 2, before the M-step
+// overwrote the mixture) and 6 a (acn's backward recomputes these from its learned parameters,
+// which do not change between a forward and its backward). Storage stores are the expensive
+// operation on llvmpipe (a per-lane loop per vec4): the table is kept small.
 #include "mix.glsl"
 layout(local_size_x = 8) in;
 layout(constant_id = 6) const bool AFF = false;   // mn with gamma, beta
@@ -66,6 +70,8 @@ vec4 ldc(samplerBuffer t, uint n, uint c0)
     return r;
 }
 
+const float LOG2E = 1.4426950408889634;
+
 vec4 softplus4(vec4 u)
 {
     vec4 e = exp(-abs(u));
@@ -87,18 +93,18 @@ void main()
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             float lam = exp(texelFetch(PL, int(k)).x - mx) / z;
             uint e0 = k * p.C + c0;
-            LB[k] = vec4(log(lam));
+            LB[k] = vec4(log2(lam));
             MM[k] = q0_ld(e0, c0);
-            IS[k] = 1.0 / (softplus4(q1_ld(e0, c0)) + p.eps);
+            IS[k] = (0.5 * LOG2E) / (softplus4(q1_ld(e0, c0)) + p.eps);
             AK[k] = inversesqrt(lam + p.eps);
         }
     } else {
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             uint e0 = k * p.C + c0;
             vec4 w = q2_ld(e0, c0), v = q1_ld(e0, c0);
-            LB[k] = mix(vec4(-1.0e30), log(w), greaterThan(w, vec4(0.0))) - 0.5 * log(v);
+            LB[k] = mix(vec4(-1.0e30), log2(w), greaterThan(w, vec4(0.0))) - 0.5 * log2(v);
             MM[k] = q0_ld(e0, c0);
-            IS[k] = 1.0 / v;
+            IS[k] = (0.5 * LOG2E) / v;
         }
     }
     // 2. posterior-weighted Welford over the samples (batch statistics only)
@@ -106,11 +112,11 @@ void main()
     uint nb = p.use_batch != 0u ? p.N : 0u;
     for (uint n = 0u; n < nb; n++) {
         vec4 x = ldc(X, n, c0);
-        posterior4(x);
+        vec4 iz = posterior4_2(x);
         [[unroll]] for (uint k = 0u; k < KS; k++) {
-            vec4 w = TAU[k], S = A0[k] + w;
+            vec4 w = TAU[k] * iz, S = A0[k] + w;
             vec4 d = x - A1[k];
-            vec4 f = mix(vec4(0.0), w / max(S, vec4(1.1754944e-38)), greaterThan(S, vec4(0.0)));
+            vec4 f = w / max(S, vec4(1.1754944e-38));   // S = 0 only where w = 0 (f = 0); FLT_MIN: no denormal operand
             vec4 mn = A1[k] + d * f;
             A2[k] += w * d * (x - mn);
             A3[k] += w * A0[k];
@@ -155,23 +161,24 @@ void main()
         }
         vec4 a = ACN ? vec4(AK[k]) : mix(vec4(0.0), inversesqrt(lam), greaterThan(lam, vec4(0.0)));
         vec4 r = inversesqrt(var + p.eps);
-        tab[tb] = LB[k];
-        tab[tb + 1u] = MM[k];
-        tab[tb + 2u] = IS[k];
+        if (!ACN) {
+            tab[tb] = LB[k];
+            tab[tb + 1u] = MM[k];
+            tab[tb + 2u] = IS[k];
+            tab[tb + 6u] = a;
+        }
         tab[tb + 3u] = mean;
-        tab[tb + 4u] = r;
+        tab[tb + 4u] = var;
         tab[tb + 5u] = S;
-        tab[tb + 6u] = var;
-        tab[tb + 7u] = a;
         A0[k] = mean;
         A1[k] = a * r * ga;
     }
     // 4. y over the samples again
     for (uint n = 0u; n < p.N; n++) {
         vec4 x = ldc(X, n, c0);
-        posterior4(x);
-        vec4 o = be;
+        vec4 iz = posterior4_2(x), o = vec4(0.0);
         [[unroll]] for (uint k = 0u; k < KS; k++) o += TAU[k] * (x - A0[k]) * A1[k];
+        o = o * iz + be;
         uint b = n * p.C + c0;
         if (DC4) y4[b >> 2] = o;
         else [[unroll]] for (uint l = 0u; l < 4u; l++)
