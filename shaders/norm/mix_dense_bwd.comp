@@ -34,7 +34,7 @@ layout(std430, binding = 2) writeonly buffer D14 { vec4 d14[]; };
 layout(std430, binding = 3) buffer Bs { vec4 bs[]; };              // acn: (sum rho, sum r Gs) per (k, block)
 layout(std430, binding = 4) writeonly buffer DP { float dp[]; };   // acn: prior-logit gradient (STAGE 2)
 layout(std430, binding = 5) readonly buffer PL { float pl[]; };    // acn: prior logits
-layout(std430, binding = 6) readonly buffer MU { float mu[]; };    // acn: means
+layout(std430, binding = 6) readonly buffer MU { float mu[]; };    // acn: means | mn: gmm_weight
 layout(std430, binding = 6) readonly buffer MU4 { vec4 mu4[]; };
 
 const float LOG2E = 1.4426950408889634;
@@ -159,7 +159,13 @@ void main()
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         uint tb = (k * p.ncb + cb) * 8u;
         vec4 v = texelFetch(TAB, int(tb + 4u)), S = texelFetch(TAB, int(tb + 5u));
-        vec4 r = inversesqrt(v + p.eps), a = ACN ? vec4(AK[k]) : texelFetch(TAB, int(tb + 6u));
+        vec4 r = inversesqrt(v + p.eps), a = vec4(AK[k]);
+        if (!ACN) {   // as the forward: lambda = S / N (batch), gmm_weight (fixed statistics)
+            uint e0 = k * p.C + c0;
+            vec4 lam = S / float(p.N);
+            if (fixd) [[unroll]] for (uint l = 0u; l < 4u; l++) lam[l] = mu[c0 + l < p.C ? e0 + l : e0];
+            a = mix(vec4(0.0), inversesqrt(lam), greaterThan(lam, vec4(0.0)));
+        }
         vec4 A = a * r * ga, Hs = S0[k], Gs = S1[k];
         vec4 iw = 1.0 / mix(vec4(1.0), S, greaterThan(S, vec4(0.0)));
         AL[k] = A;

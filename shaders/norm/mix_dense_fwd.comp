@@ -14,8 +14,9 @@
 //      posteriors recomputed, K exponentials per element).
 // No partials, no barriers. For mix_dense_bwd.comp, tab[(k ncb + cb) 8 + j] (lane = channel):
 // j = 3 mean, 4 var, 5 S; mn also 0 LB, 1 MM, 2 IS (its E-step, base 2, before the M-step
-// overwrote the mixture) and 6 a (acn's backward recomputes these from its learned parameters,
-// which do not change between a forward and its backward). Storage stores are the expensive
+// overwrote the mixture). The backward recomputes the rest: acn's E-step from its learned
+// parameters (which do not change between a forward and its backward), a_k from S (batch) or
+// gmm_weight (fixed statistics: no M-step). Storage stores are the expensive
 // operation on llvmpipe (a per-lane loop per vec4): the table is kept small.
 #include "mix.glsl"
 layout(local_size_x = 8) in;
@@ -80,12 +81,21 @@ vec4 softplus4(vec4 u)
 
 vec4 A0[KMAX], A1[KMAX], A2[KMAX], A3[KMAX];   // Welford (S, mean, M2, X) per k; then mean_k, A_k
 float AK[KMAX];                                // acn: a_k = 1/sqrt(lambda_k + eps)
+vec4 ORM[KMAX], ORV[KMAX];                     // the running statistics
+vec4 OV[KMAX], OW[KMAX];                       // mn: the old variances and weights; acn: softplus(raw_var)
 
 void main()
 {
     uint cb = flat_group_id() * 8u + gl_LocalInvocationID.x, c0 = 4u * cb;
     if (cb >= p.ncb) return;
-    // 1. the E-step table of channels c0..c0+3
+    // 1. the E-step table of channels c0..c0+3, and every value of its (k, c) that step 3 needs:
+    // all loads before any store (a reload after this invocation's stores costs as much as the
+    // whole M-step on llvmpipe)
+    bool batch = p.use_batch != 0u, train = p.train != 0u;
+    [[unroll]] for (uint k = 0u; k < KS; k++) {
+        uint e0 = k * p.C + c0;
+        if (!batch || train) { ORM[k] = rm_ld(e0, c0); ORV[k] = rv_ld(e0, c0); }
+    }
     if (ACN) {
         float mx = -3.0e38, z = 0.0;
         [[unroll]] for (uint k = 0u; k < KS; k++) mx = max(mx, texelFetch(PL, int(k)).x);
@@ -95,16 +105,18 @@ void main()
             uint e0 = k * p.C + c0;
             LB[k] = vec4(log2(lam));
             MM[k] = q0_ld(e0, c0);
-            IS[k] = (0.5 * LOG2E) / (softplus4(q1_ld(e0, c0)) + p.eps);
+            OV[k] = softplus4(q1_ld(e0, c0));   // the learned variance (infer = learned)
+            IS[k] = (0.5 * LOG2E) / (OV[k] + p.eps);
             AK[k] = inversesqrt(lam + p.eps);
         }
     } else {
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             uint e0 = k * p.C + c0;
-            vec4 w = q2_ld(e0, c0), v = q1_ld(e0, c0);
-            LB[k] = mix(vec4(-1.0e30), log2(w), greaterThan(w, vec4(0.0))) - 0.5 * log2(v);
+            OW[k] = q2_ld(e0, c0);
+            OV[k] = q1_ld(e0, c0);
+            LB[k] = mix(vec4(-1.0e30), log2(OW[k]), greaterThan(OW[k], vec4(0.0))) - 0.5 * log2(OV[k]);
             MM[k] = q0_ld(e0, c0);
-            IS[k] = (0.5 * LOG2E) / v;
+            IS[k] = (0.5 * LOG2E) / OV[k];
         }
     }
     // 2. posterior-weighted Welford over the samples (batch statistics only)
@@ -126,7 +138,6 @@ void main()
     }
     // 3. statistics, running update, M-step, coefficients (mix_finalize.comp's post(), lane-wise)
     float M = float(p.N);
-    bool batch = p.use_batch != 0u, train = p.train != 0u;
     vec4 ga = AFF ? ldc(GAM, 0u, c0) : vec4(1.0), be = AFF ? ldc(BET, 0u, c0) : vec4(0.0);
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         uint e0 = k * p.C + c0, tb = (k * p.ncb + cb) * 8u;
@@ -138,26 +149,25 @@ void main()
                 vec4 den = 2.0 * A3[k];   // S^2 - sum w^2
                 bvec4 up = bvec4(uvec4(greaterThan(S, vec4(1e-12))) & uvec4(greaterThan(den, 1e-12 * S * S)));
                 float m = p.momentum;
-                vec4 orm = rm_ld(e0, c0), orv = rv_ld(e0, c0);
-                rm_st(e0, c0, mix(orm, (1.0 - m) * orm + m * mean, up));
-                rv_st(e0, c0, mix(orv, (1.0 - m) * orv + m * var * (S * S / den), up));
-                if (!ACN) {   // the M-step: this invocation's channels only, their old values are in LB, MM, IS
+                rm_st(e0, c0, mix(ORM[k], (1.0 - m) * ORM[k] + m * mean, up));
+                rv_st(e0, c0, mix(ORV[k], (1.0 - m) * ORV[k] + m * var * (S * S / den), up));
+                if (!ACN) {   // the M-step: this invocation's channels only (the old mixture: MM, OV, OW)
                     bvec4 ok = bvec4(uvec4(greaterThan(S, vec4(1e-12))) & uvec4(greaterThan(var + p.f2, vec4(0.0))));
-                    q0_st(e0, c0, mix(q0_ld(e0, c0), mean, ok));
-                    q1_st(e0, c0, mix(q1_ld(e0, c0), var + p.f2, ok));
-                    q2_st(e0, c0, mix(q2_ld(e0, c0), lam, ok));
+                    q0_st(e0, c0, mix(MM[k], mean, ok));
+                    q1_st(e0, c0, mix(OV[k], var + p.f2, ok));
+                    q2_st(e0, c0, mix(OW[k], lam, ok));
                 }
             }
         } else {
             S = vec4(M);
             if (ACN && p.f3 > 0.5) {   // infer = learned
                 mean = MM[k];
-                var = softplus4(q1_ld(e0, c0));
+                var = OV[k];
             } else {
-                mean = rm_ld(e0, c0);
-                var = rv_ld(e0, c0);
+                mean = ORM[k];
+                var = ORV[k];
             }
-            if (!ACN) lam = q2_ld(e0, c0);
+            if (!ACN) lam = OW[k];
         }
         vec4 a = ACN ? vec4(AK[k]) : mix(vec4(0.0), inversesqrt(lam), greaterThan(lam, vec4(0.0)));
         vec4 r = inversesqrt(var + p.eps);
@@ -165,7 +175,6 @@ void main()
             tab[tb] = LB[k];
             tab[tb + 1u] = MM[k];
             tab[tb + 2u] = IS[k];
-            tab[tb + 6u] = a;
         }
         tab[tb + 3u] = mean;
         tab[tb + 4u] = var;

@@ -226,7 +226,7 @@ static vkn_status k_dense_bwd(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const
     const vkn_tensor *t3 = acn ? &nm->st[slot(nm, "raw_var")] : aff ? &nm->st[slot(nm, "gamma")] : D;
     vkn_dispatch d = {.shader = "norm/mix_dense_bwd", .label = stage == 2 ? "norm-mix-dense-prior" : "norm-mix-dense-bwd",
                       .bind = {dx, d0, d1, &nm->ws.bseg, D, acn ? &nm->st[slot(nm, "prior_logits")] : D,
-                               acn ? &nm->st[slot(nm, "means")] : D},
+                               &nm->st[slot(nm, acn ? "means" : "gmm_weight")]},
                       .nbind = 7,
                       .write_mask = 1 | (acn || pc->naff ? 2 | 4 : 0) | (acn ? 8 : 0),
                       .texel = {x, g, &nm->ws.part, t3}, .ntexel = 4,
