@@ -79,7 +79,7 @@ vec4 sigmoid4(vec4 u)
 
 vec4 ME[KMAX], AL[KMAX], BE[KMAX], GM[KMAX];   // mean_k; (WNB) alpha, beta, gamma
 vec4 T1[KMAX], T2[KMAX], T3[KMAX], T4[KMAX];   // acn: dL/dtau coefficients c1..c4
-vec4 S0[KMAX], S1[KMAX], S2[KMAX];             // acn: sums of rho (x-m)/s, rho (x-m)^2/(2 s^2), rho
+vec4 S0[KMAX], S1[KMAX], S2[KMAX];             // acn: sums of rho (x-m)/s, rho (x-m)^2/s^2, rho
 float GX[KMAX];                                // acn: the block's sum of r Gs (= sum g xhat tau)
 float AK[KMAX];                                // acn: a_k = 1/sqrt(lambda_k + eps)
 vec4 SP[KMAX], RS[KMAX];                       // acn: sigmoid(raw_var) (d softplus / d raw_var), 1/s
@@ -209,10 +209,10 @@ void main()
                         dt[l] -= TAU[k] * D;
                     }
             [[unroll]] for (uint k = 0u; k < KS; k++) {
-                vec4 rho = TAU[k] * dt[k], e = (x - MM[k]) * RS[k];
-                o -= rho * e;
-                S0[k] += rho * e;
-                S1[k] += 0.5 * rho * e * e;
+                vec4 rho = TAU[k] * dt[k], e = (x - MM[k]) * RS[k], re = rho * e;
+                o -= re;
+                S0[k] += re;
+                S1[k] += re * e;   // times 1/2 at the end
                 S2[k] += rho;
             }
         }
@@ -224,7 +224,7 @@ void main()
     if (ACN)
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             uint e0 = k * p.C + c0;
-            st4(e0, c0, S0[k], S1[k] * SP[k]);
+            st4(e0, c0, S0[k], 0.5 * S1[k] * SP[k]);
             bs[k * p.ncb + cb] = vec4(dot(S2[k] * lm, vec4(1.0)), GX[k], 0.0, 0.0);
         }
 }
