@@ -25,6 +25,8 @@ layout(binding = 8) uniform samplerBuffer X;      // x, g: RGBA32F when C % 4 ==
 layout(binding = 9) uniform samplerBuffer G;
 layout(binding = 10) uniform samplerBuffer TAB;   // the forward's table (RGBA32F)
 layout(binding = 11) uniform samplerBuffer GAM;   // mn: gamma (as X); acn: raw_var (as X)
+layout(binding = 12) uniform samplerBuffer MU;    // acn: means | mn: gmm_weight (as X)
+layout(binding = 13) uniform samplerBuffer PL;    // acn: prior logits (R32F)
 layout(std430, binding = 0) writeonly buffer DX { float dx[]; };
 layout(std430, binding = 0) writeonly buffer DX4 { vec4 dx4[]; };
 layout(std430, binding = 1) writeonly buffer D0 { float d0[]; };   // acn: dmeans   | mn: dgamma
@@ -33,9 +35,6 @@ layout(std430, binding = 2) writeonly buffer D1 { float d1[]; };   // acn: draw_
 layout(std430, binding = 2) writeonly buffer D14 { vec4 d14[]; };
 layout(std430, binding = 3) buffer Bs { vec4 bs[]; };              // acn: (sum rho, sum r Gs) per (k, block)
 layout(std430, binding = 4) writeonly buffer DP { float dp[]; };   // acn: prior-logit gradient (STAGE 2)
-layout(std430, binding = 5) readonly buffer PL { float pl[]; };    // acn: prior logits
-layout(std430, binding = 6) readonly buffer MU { float mu[]; };    // acn: means | mn: gmm_weight
-layout(std430, binding = 6) readonly buffer MU4 { vec4 mu4[]; };
 
 const float LOG2E = 1.4426950408889634;
 
@@ -43,9 +42,9 @@ const float LOG2E = 1.4426950408889634;
 float lambda(uint k)
 {
     float mx = -3.0e38, z = 0.0;
-    [[unroll]] for (uint l = 0u; l < KS; l++) mx = max(mx, pl[l]);
-    [[unroll]] for (uint l = 0u; l < KS; l++) z += exp(pl[l] - mx);
-    return exp(pl[k] - mx) / z;
+    [[unroll]] for (uint l = 0u; l < KS; l++) mx = max(mx, texelFetch(PL, int(l)).x);
+    [[unroll]] for (uint l = 0u; l < KS; l++) z += exp(texelFetch(PL, int(l)).x - mx);
+    return exp(texelFetch(PL, int(k)).x - mx) / z;
 }
 
 vec4 softplus4(vec4 u)
@@ -68,6 +67,15 @@ vec4 ldc(samplerBuffer t, uint n, uint c0)   // channels c0..c0+3 of sample n; z
     vec4 r = vec4(0.0);
     [[unroll]] for (uint l = 0u; l < 4u; l++)
         if (c0 + l < p.C) r[l] = texelFetch(t, int(b + l)).x;
+    return r;
+}
+
+// entries e0..e0+3 of a per-(k, c) texel view (lanes past C: e0)
+vec4 tex4(samplerBuffer t, uint e0, uint c0)
+{
+    if (DC4) return texelFetch(t, int(e0 >> 2));
+    vec4 r;
+    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? e0 + l : e0)).x;
     return r;
 }
 
@@ -123,9 +131,7 @@ void main()
         if (ACN) {
             float lam = lambda(k);
             uint e0 = k * p.C + c0;
-            vec4 u = ldc(GAM, k, c0), m;
-            if (DC4) m = mu4[e0 >> 2];
-            else [[unroll]] for (uint l = 0u; l < 4u; l++) m[l] = mu[c0 + l < p.C ? e0 + l : e0];
+            vec4 u = tex4(GAM, e0, c0), m = tex4(MU, e0, c0);
             LB[k] = vec4(log2(lam));
             MM[k] = m;
             vec4 sv = softplus4(u) + p.eps;
@@ -162,8 +168,7 @@ void main()
         vec4 r = inversesqrt(v + p.eps), a = vec4(AK[k]);
         if (!ACN) {   // as the forward: lambda = S / N (batch), gmm_weight (fixed statistics)
             uint e0 = k * p.C + c0;
-            vec4 lam = S / float(p.N);
-            if (fixd) [[unroll]] for (uint l = 0u; l < 4u; l++) lam[l] = mu[c0 + l < p.C ? e0 + l : e0];
+            vec4 lam = fixd ? tex4(MU, e0, c0) : S / float(p.N);
             a = mix(vec4(0.0), inversesqrt(lam), greaterThan(lam, vec4(0.0)));
         }
         vec4 A = a * r * ga, Hs = S0[k], Gs = S1[k];

@@ -21,20 +21,24 @@
 #include "mix.glsl"
 layout(local_size_x = 8) in;
 layout(constant_id = 6) const bool AFF = false;   // mn with gamma, beta
-layout(binding = 8) uniform samplerBuffer X;      // RGBA32F when C % 4 == 0 (DC4), else R32F
-layout(binding = 9) uniform samplerBuffer GAM;    // mn: gamma, beta (as X)
-layout(binding = 10) uniform samplerBuffer BET;
-layout(binding = 11) uniform samplerBuffer PL;    // acn: prior logits (R32F)
+// what is only read comes through texel views (gathers; a storage load is a per-lane loop), the
+// per-channel and per-(k, c) ones RGBA32F when C % 4 == 0 (DC4), else R32F
+layout(binding = 8) uniform samplerBuffer X;
+layout(binding = 9) uniform samplerBuffer T1;     // acn: means      | mn: gamma
+layout(binding = 10) uniform samplerBuffer T2;    // acn: raw_var    | mn: beta
+layout(binding = 11) uniform samplerBuffer T3;    // acn: prior logits (R32F) | mn: gmm_weight
+layout(binding = 12) uniform samplerBuffer RMT;   // running_mean, running_var (also bindings 1, 2)
+layout(binding = 13) uniform samplerBuffer RVT;
 layout(std430, binding = 0) writeonly buffer Tab { vec4 tab[]; };
 layout(std430, binding = 1) buffer RM { float rm[]; };
 layout(std430, binding = 1) buffer RM4 { vec4 rm4[]; };
 layout(std430, binding = 2) buffer RV { float rv[]; };
 layout(std430, binding = 2) buffer RV4 { vec4 rv4[]; };
-layout(std430, binding = 3) buffer Q0 { float q0[]; };    // acn: means   | mn: gmm_mean
+layout(std430, binding = 3) buffer Q0 { float q0[]; };    // mn: gmm_mean
 layout(std430, binding = 3) buffer Q04 { vec4 q04[]; };
-layout(std430, binding = 4) buffer Q1 { float q1[]; };    // acn: raw_var | mn: gmm_var
+layout(std430, binding = 4) buffer Q1 { float q1[]; };    // mn: gmm_var
 layout(std430, binding = 4) buffer Q14 { vec4 q14[]; };
-layout(std430, binding = 5) buffer Q2 { float q2[]; };    // mn: gmm_weight
+layout(std430, binding = 5) buffer Q2 { float q2[]; };    // mn: gmm_weight (also T3)
 layout(std430, binding = 5) buffer Q24 { vec4 q24[]; };
 layout(std430, binding = 6) writeonly buffer Y { float y[]; };
 layout(std430, binding = 6) writeonly buffer Y4 { vec4 y4[]; };
@@ -73,6 +77,15 @@ vec4 ldc(samplerBuffer t, uint n, uint c0)
 
 const float LOG2E = 1.4426950408889634;
 
+// entries e0..e0+3 of a per-(k, c) texel view (lanes past C: e0)
+vec4 tex4(samplerBuffer t, uint e0, uint c0)
+{
+    if (DC4) return texelFetch(t, int(e0 >> 2));
+    vec4 r;
+    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? e0 + l : e0)).x;
+    return r;
+}
+
 vec4 softplus4(vec4 u)
 {
     vec4 e = exp(-abs(u));
@@ -94,25 +107,25 @@ void main()
     bool batch = p.use_batch != 0u, train = p.train != 0u;
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         uint e0 = k * p.C + c0;
-        if (!batch || train) { ORM[k] = rm_ld(e0, c0); ORV[k] = rv_ld(e0, c0); }
+        if (!batch || train) { ORM[k] = tex4(RMT, e0, c0); ORV[k] = tex4(RVT, e0, c0); }
     }
     if (ACN) {
         float mx = -3.0e38, z = 0.0;
-        [[unroll]] for (uint k = 0u; k < KS; k++) mx = max(mx, texelFetch(PL, int(k)).x);
-        [[unroll]] for (uint k = 0u; k < KS; k++) z += exp(texelFetch(PL, int(k)).x - mx);
+        [[unroll]] for (uint k = 0u; k < KS; k++) mx = max(mx, texelFetch(T3, int(k)).x);
+        [[unroll]] for (uint k = 0u; k < KS; k++) z += exp(texelFetch(T3, int(k)).x - mx);
         [[unroll]] for (uint k = 0u; k < KS; k++) {
-            float lam = exp(texelFetch(PL, int(k)).x - mx) / z;
+            float lam = exp(texelFetch(T3, int(k)).x - mx) / z;
             uint e0 = k * p.C + c0;
             LB[k] = vec4(log2(lam));
-            MM[k] = q0_ld(e0, c0);
-            OV[k] = softplus4(q1_ld(e0, c0));   // the learned variance (infer = learned)
+            MM[k] = tex4(T1, e0, c0);
+            OV[k] = softplus4(tex4(T2, e0, c0));   // the learned variance (infer = learned)
             IS[k] = (0.5 * LOG2E) / (OV[k] + p.eps);
             AK[k] = inversesqrt(lam + p.eps);
         }
     } else {
         [[unroll]] for (uint k = 0u; k < KS; k++) {
             uint e0 = k * p.C + c0;
-            OW[k] = q2_ld(e0, c0);
+            OW[k] = tex4(T3, e0, c0);
             OV[k] = q1_ld(e0, c0);
             LB[k] = mix(vec4(-1.0e30), log2(OW[k]), greaterThan(OW[k], vec4(0.0))) - 0.5 * log2(OV[k]);
             MM[k] = q0_ld(e0, c0);
@@ -138,7 +151,7 @@ void main()
     }
     // 3. statistics, running update, M-step, coefficients (mix_finalize.comp's post(), lane-wise)
     float M = float(p.N);
-    vec4 ga = AFF ? ldc(GAM, 0u, c0) : vec4(1.0), be = AFF ? ldc(BET, 0u, c0) : vec4(0.0);
+    vec4 ga = AFF ? ldc(T1, 0u, c0) : vec4(1.0), be = AFF ? ldc(T2, 0u, c0) : vec4(0.0);
     [[unroll]] for (uint k = 0u; k < KS; k++) {
         uint e0 = k * p.C + c0, tb = (k * p.ncb + cb) * 8u;
         vec4 S = A0[k], mean = A1[k], var = mix(vec4(0.0), A2[k] / max(S, vec4(1.1754944e-38)), greaterThan(S, vec4(0.0)));

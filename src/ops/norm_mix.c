@@ -203,15 +203,18 @@ static vkn_status k_dense_fwd(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const
 {
     const int acn = nm->o.kind == VKN_NORM_ACN, c4 = pc->C % 4 == 0, aff = !acn && nm->o.affine;
     const vkn_tensor *D = &nm->dummy;
+    /* what the shader only reads comes through texel views, also the running statistics and mn's
+     * weights it then writes through the storage bindings (each invocation its own entries) */
+    const vkn_tensor *t1 = acn ? &nm->st[slot(nm, "means")] : aff ? &nm->st[slot(nm, "gamma")] : D;
+    const vkn_tensor *t2 = acn ? &nm->st[slot(nm, "raw_var")] : aff ? &nm->st[slot(nm, "beta")] : D;
     vkn_dispatch d = {.shader = "norm/mix_dense_fwd", .label = "norm-mix-dense",
-                      .bind = {&nm->ws.part, &nm->st[nm->rm], &nm->st[nm->rv],
-                               &nm->st[slot(nm, acn ? "means" : "gmm_mean")],
-                               &nm->st[slot(nm, acn ? "raw_var" : "gmm_var")],
-                               acn ? D : &nm->st[slot(nm, "gmm_weight")], y},
+                      .bind = {&nm->ws.part, &nm->st[nm->rm], &nm->st[nm->rv], acn ? D : &nm->st[slot(nm, "gmm_mean")],
+                               acn ? D : &nm->st[slot(nm, "gmm_var")], acn ? D : &nm->st[slot(nm, "gmm_weight")], y},
                       .nbind = 7, .write_mask = 1 | 2 | 4 | 64 | (acn ? 0 : 8 | 16 | 32),
-                      .texel = {x, aff ? &nm->st[slot(nm, "gamma")] : D, aff ? &nm->st[slot(nm, "beta")] : D,
-                                acn ? &nm->st[slot(nm, "prior_logits")] : D},
-                      .ntexel = 4, .texel_vec4_mask = c4 ? 1 | (aff ? 2 | 4 : 0) : 0};
+                      .texel = {x, t1, t2, &nm->st[slot(nm, acn ? "prior_logits" : "gmm_weight")], &nm->st[nm->rm],
+                                &nm->st[nm->rv]},
+                      .ntexel = 6,
+                      .texel_vec4_mask = c4 ? 1 | (t1 != D ? 2 | 4 : 0) | (acn ? 0 : 8) | 16 | 32 : 0};
     dense_spec(&d, nm, pc, 0);
     return vkn_cmd_dispatch(c, &d);
 }
@@ -225,12 +228,11 @@ static vkn_status k_dense_bwd(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const
     const vkn_tensor *d1 = acn ? &nm->gt[slot(nm, "raw_var")] : nm_grad_or(nm, slot(nm, "beta"));
     const vkn_tensor *t3 = acn ? &nm->st[slot(nm, "raw_var")] : aff ? &nm->st[slot(nm, "gamma")] : D;
     vkn_dispatch d = {.shader = "norm/mix_dense_bwd", .label = stage == 2 ? "norm-mix-dense-prior" : "norm-mix-dense-bwd",
-                      .bind = {dx, d0, d1, &nm->ws.bseg, D, acn ? &nm->st[slot(nm, "prior_logits")] : D,
-                               &nm->st[slot(nm, acn ? "means" : "gmm_weight")]},
-                      .nbind = 7,
+                      .bind = {dx, d0, d1, &nm->ws.bseg, D}, .nbind = 5,
                       .write_mask = 1 | (acn || pc->naff ? 2 | 4 : 0) | (acn ? 8 : 0),
-                      .texel = {x, g, &nm->ws.part, t3}, .ntexel = 4,
-                      .texel_vec4_mask = 4 | (c4 ? 1 | 2 | (t3 != D ? 8 : 0) : 0)};
+                      .texel = {x, g, &nm->ws.part, t3, &nm->st[slot(nm, acn ? "means" : "gmm_weight")],
+                                acn ? &nm->st[slot(nm, "prior_logits")] : D},
+                      .ntexel = 6, .texel_vec4_mask = 4 | (c4 ? 1 | 2 | (t3 != D ? 8 : 0) | 16 : 0)};
     if (stage == 2) {   /* reads bseg, writes the prior-logit gradient */
         d.bind[0] = d.bind[1] = d.bind[2] = D;
         d.bind[4] = &nm->gt[slot(nm, "prior_logits")];
