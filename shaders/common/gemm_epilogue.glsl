@@ -12,6 +12,9 @@ layout(push_constant) uniform P {
     uint M, N, K;
     float alpha, beta, act_alpha;
     uint batch_a, batch_b, batch_c;   // element strides between batch items (gl_WorkGroupID.z)
+#ifdef VKN_GEMM_SPLIT_K
+    uint k_slice;   // gemm_tiled and gemm_splitk_reduce: K per split-K slice (K when not split)
+#endif
 } p;
 
 // bias_v: the bias of this element (0 when BIAS == 0)

@@ -9,8 +9,13 @@
  *   conv_transpose2d (W [Cin, Cout*kh*kw]): X' = swap01(x); col = W^T X'; y = col2im(col) + bias
  *   backward:  dcol = im2col(dy); dX' = W dcol; dx = swap01(dX'); dW = X' dcol^T; db = sum(dy over N,H,W)
  * The workspace is carved into slices aligned to 64 elements (256 bytes: any device's storage-buffer
- * and texel-buffer offset alignment). */
+ * and texel-buffer offset alignment). Its last slice holds the split-K partials of the op's GEMMs on the
+ * GPU kernel path (gemm.c, split_plan): a C of few tiles with a long K, above all dW (Cout x Cin*kh*kw,
+ * summed over all of L). One slot, sized for the op's largest, serves its GEMMs one after another (the
+ * hazard tracker orders the reuse). The split depends on the shape alone, so the size functions, which
+ * have no context, count the slot on every path; CPU-class devices leave it unused. */
 #include "vkn/ops.h"
+#include "ops/gemm_internal.h"
 #include "ops/launch.h"
 #include "ops/ref_nn.h"
 #include "ops/window2d.h"
@@ -19,11 +24,6 @@
 #include <string.h>
 
 #define WS_ALIGN 64
-
-/* gemm.c: the GEMM writing its [M, N = images*hw] product as NCHW (CPU-class kernels): a conv's output
- * without the swap01 pass (internal: no public header) */
-vkn_status vkn_op_gemm_nchw_out(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
-                                const vkn_gemm_opts *opts, int64_t hw);
 
 static int cpu_path(vkn_cmd *c) { return vkn_context_info(vkn_cmd_context(c))->path == VKN_PATH_CPU; }
 
@@ -71,6 +71,20 @@ static vkn_status ws_take(const vkn_tensor *ws, int64_t *off, int64_t n0, int64_
     *off += ws_round(need);
     return VKN_OK;
 }
+
+/* The split-K partials slot of np elements at *off on the GPU path (*part = slot); NULL where the
+ * GEMMs do not split (np 0, or the CPU path, whose kernel never splits). */
+static vkn_status ws_partials(vkn_cmd *c, const vkn_tensor *ws, int64_t *off, int64_t np, vkn_tensor *slot,
+                              const vkn_tensor **part)
+{
+    *part = NULL;
+    if (np <= 0 || cpu_path(c)) return VKN_OK;
+    VKN_TRY(ws_take(ws, off, 1, np, slot));
+    *part = slot;
+    return VKN_OK;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 static vkn_status view2(const vkn_tensor *t, int64_t n0, int64_t n1, vkn_tensor *out)
 {
@@ -207,17 +221,32 @@ static int conv_dims_of(int N, int Cin, int H, int W, int Cout, const vkn_window
     return 1;
 }
 
+/* col [Kp, L] (reused as dcol in the backward) + Y' (dY') [Cout, L] + padded W (dW) [Cout, Kp] */
+static int64_t conv_ws_base(const conv_dims *d)
+{
+    return ws_round(d->Kp * d->L) + ws_round(d->Cout * d->L) + (d->Kp != d->K ? ws_round(d->Cout * d->Kp) : 0);
+}
+
+/* Split-K partials of the GEMMs (M x N, reduction K) on the GPU path, where K is not padded:
+ * forward Y' = W col (Cout x L, K); backward dW = dY' col^T (Cout x K, L) and dcol = W^T dY' (K x L, Cout). */
+static int64_t conv_fwd_partials(const conv_dims *d) { return vkn_gemm_split_scratch_numel(d->Cout, d->L, d->K, 1); }
+static int64_t conv_bwd_partials(const conv_dims *d)
+{
+    return max64(vkn_gemm_split_scratch_numel(d->Cout, d->K, d->L, 1), vkn_gemm_split_scratch_numel(d->K, d->L, d->Cout, 1));
+}
+
 int64_t vkn_conv2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win)
 {
     conv_dims d;
     if (!conv_dims_of(N, Cin, H, W, Cout, win, &d)) return 0;
-    /* col [Kp, L] (reused as dcol in the backward) + Y' (dY') [Cout, L] + padded W (dW) [Cout, Kp] */
-    return ws_round(d.Kp * d.L) + ws_round(d.Cout * d.L) + (d.Kp != d.K ? ws_round(d.Cout * d.Kp) : 0);
+    return conv_ws_base(&d) + ws_round(conv_fwd_partials(&d));
 }
 
 int64_t vkn_conv2d_backward_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win)
 {
-    return vkn_conv2d_workspace_size(N, Cin, H, W, Cout, win);
+    conv_dims d;
+    if (!conv_dims_of(N, Cin, H, W, Cout, win, &d)) return 0;
+    return conv_ws_base(&d) + ws_round(conv_bwd_partials(&d));
 }
 
 /* Check x [N,Cin,H,W] and w (conv: [Cout,Cin,kh,kw]; transposed: [Cin,Cout,kh,kw]); fills d. */
@@ -263,7 +292,8 @@ vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, c
     if (bias) VKN_TRY(check_vec("conv2d", "bias", bias, d.Cout));
     int pad = pad_k(c, &d);
     int64_t K = pad ? d.Kp : d.K, off = 0;
-    vkn_tensor col, ycn, wv;
+    vkn_tensor col, ycn, wv, slot;
+    const vkn_tensor *part;
     VKN_TRY(ws_take(ws, &off, K, d.L, &col));
     VKN_TRY(ws_take(ws, &off, d.Cout, d.L, &ycn));
     if (pad) {
@@ -280,7 +310,8 @@ vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, c
         VKN_TRY(view2(y, d.Cout, d.L, &yv));
         return vkn_op_gemm_nchw_out(c, &wv, &col, &yv, &o, d.Ho * d.Wo);
     }
-    VKN_TRY(vkn_op_gemm(c, &wv, &col, &ycn, &o));
+    VKN_TRY(ws_partials(c, ws, &off, conv_fwd_partials(&d), &slot, &part));
+    VKN_TRY(vkn_op_gemm_ws(c, &wv, &col, &ycn, &o, part));
     return rec_swap01(c, &ycn, (uint32_t)d.Cout, (uint32_t)d.N, (uint32_t)(d.Ho * d.Wo), y);
 }
 
@@ -299,10 +330,12 @@ vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_ten
     if (!dx && !dw && !db) return VKN_OK;
     int pad = pad_k(c, &d);
     int64_t K = pad ? d.Kp : d.K, off = 0;
-    vkn_tensor col, dycn, wv, wpad;
+    vkn_tensor col, dycn, wv, wpad, slot;
+    const vkn_tensor *part = NULL;
     VKN_TRY(ws_take(ws, &off, K, d.L, &col));
     VKN_TRY(ws_take(ws, &off, d.Cout, d.L, &dycn));
     if (pad) VKN_TRY(ws_take(ws, &off, d.Cout, K, &wpad));   /* dW padded, then W padded */
+    if (dw || dx) VKN_TRY(ws_partials(c, ws, &off, conv_bwd_partials(&d), &slot, &part));
     VKN_TRY(rec_swap01(c, dy, (uint32_t)d.N, (uint32_t)d.Cout, (uint32_t)(d.Ho * d.Wo), &dycn));
     if (db) VKN_TRY(vkn_op_reduce(c, VKN_REDUCE_SUM, &dycn, 2u, db));
     if (dw) {
@@ -312,7 +345,7 @@ vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_ten
         VKN_TRY(rec_im2col(c, x, &d.w, (uint32_t)d.N, (uint32_t)d.Cin, (uint32_t)d.H, (uint32_t)d.W, (uint32_t)d.Ho, (uint32_t)d.Wo,
                            (uint32_t)K, &col));
         vkn_gemm_opts o = {.trans_b = 1};
-        VKN_TRY(vkn_op_gemm(c, &dycn, &col, &dwv, &o));
+        VKN_TRY(vkn_op_gemm_ws(c, &dycn, &col, &dwv, &o, part));
         if (pad) VKN_TRY(rec_pad_cols(c, &wpad, (uint32_t)d.Cout, (uint32_t)K, (uint32_t)d.K, dw));
     }
     if (dx) {
@@ -323,7 +356,7 @@ vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_ten
             VKN_TRY(view2(w, d.Cout, d.K, &wv));
         }
         vkn_gemm_opts o = {.trans_a = 1};
-        VKN_TRY(vkn_op_gemm(c, &wv, &dycn, &col, &o));   /* dcol [K, L] overwrites col (the tracker orders it) */
+        VKN_TRY(vkn_op_gemm_ws(c, &wv, &dycn, &col, &o, part));   /* dcol [K, L] overwrites col (the tracker orders it) */
         VKN_TRY(rec_col2im(c, &col, &d.w, (uint32_t)d.N, (uint32_t)d.Cin, (uint32_t)d.H, (uint32_t)d.W, (uint32_t)d.Ho, (uint32_t)d.Wo, NULL, dx));
     }
     return VKN_OK;
@@ -357,20 +390,32 @@ static int convt_default_out(int H, int W, const vkn_window2d *win, int *Ho, int
     return *Ho > 0 && *Wo > 0;
 }
 
+/* col (dcol) [Cout*kh*kw, L] + X' (dX') [Cin, L]: an output padding does not change it */
+static int64_t convt_ws_base(const convt_dims *d) { return ws_round(d->Kt * d->L) + ws_round(d->Cin * d->L); }
+
+/* Split-K partials of the GEMMs (M x N, reduction K) on the GPU path: forward col = W^T X' (Kt x L, Cin);
+ * backward dW = X' dcol^T (Cin x Kt, L) and dX' = W dcol (Cin x L, Kt). */
+static int64_t convt_fwd_partials(const convt_dims *d) { return vkn_gemm_split_scratch_numel(d->Kt, d->L, d->Cin, 1); }
+static int64_t convt_bwd_partials(const convt_dims *d)
+{
+    return max64(vkn_gemm_split_scratch_numel(d->Cin, d->Kt, d->L, 1), vkn_gemm_split_scratch_numel(d->Cin, d->L, d->Kt, 1));
+}
+
 int64_t vkn_conv_transpose2d_backward_workspace_size(int N, int Cin, int H, int W, int Cout, int Ho, int Wo,
                                                      const vkn_window2d *win)
 {
     convt_dims d;
     if (!convt_dims_of(N, Cin, H, W, Cout, Ho, Wo, win, &d)) return 0;
-    return ws_round(d.Kt * d.L) + ws_round(d.Cin * d.L);
+    return convt_ws_base(&d) + ws_round(convt_bwd_partials(&d));
 }
 
 int64_t vkn_conv_transpose2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win)
 {
     int Ho, Wo;
-    if (!convt_default_out(H, W, win, &Ho, &Wo)) return 0;
-    /* the size does not depend on an output padding: X' [Cin, L] + col [Cout*kh*kw, L] */
-    return vkn_conv_transpose2d_backward_workspace_size(N, Cin, H, W, Cout, Ho, Wo, win);
+    convt_dims d;
+    /* the default Ho, Wo: an output padding changes neither slice */
+    if (!convt_default_out(H, W, win, &Ho, &Wo) || !convt_dims_of(N, Cin, H, W, Cout, Ho, Wo, win, &d)) return 0;
+    return convt_ws_base(&d) + ws_round(convt_fwd_partials(&d));
 }
 
 vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
@@ -386,13 +431,15 @@ vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_te
                               y ? vkn_tensor_shape_str(y, by, sizeof by) : "missing");
     if (bias) VKN_TRY(check_vec("conv_transpose2d", "bias", bias, d.Cout));
     int64_t off = 0;
-    vkn_tensor col, xcn, wv;
+    vkn_tensor col, xcn, wv, slot;
+    const vkn_tensor *part;
     VKN_TRY(ws_take(ws, &off, d.Kt, d.L, &col));
     VKN_TRY(ws_take(ws, &off, d.Cin, d.L, &xcn));
+    VKN_TRY(ws_partials(c, ws, &off, convt_fwd_partials(&d), &slot, &part));
     VKN_TRY(view2(w, d.Cin, d.Kt, &wv));
     VKN_TRY(rec_swap01(c, x, (uint32_t)d.N, (uint32_t)d.Cin, (uint32_t)(d.H * d.W), &xcn));
     vkn_gemm_opts o = {.trans_a = 1};
-    VKN_TRY(vkn_op_gemm(c, &wv, &xcn, &col, &o));
+    VKN_TRY(vkn_op_gemm_ws(c, &wv, &xcn, &col, &o, part));
     return rec_col2im(c, &col, &d.w, (uint32_t)d.N, (uint32_t)d.Cout, (uint32_t)d.Ho, (uint32_t)d.Wo, (uint32_t)d.H,
                       (uint32_t)d.W, bias, y);
 }
@@ -420,9 +467,11 @@ vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, con
     }
     if (!dx && !dw) return VKN_OK;
     int64_t off = 0;
-    vkn_tensor dcol, xcn, wv;
+    vkn_tensor dcol, xcn, wv, slot;
+    const vkn_tensor *part;
     VKN_TRY(ws_take(ws, &off, d.Kt, d.L, &dcol));
     VKN_TRY(ws_take(ws, &off, d.Cin, d.L, &xcn));
+    VKN_TRY(ws_partials(c, ws, &off, convt_bwd_partials(&d), &slot, &part));
     VKN_TRY(view2(w, d.Cin, d.Kt, &wv));
     VKN_TRY(rec_im2col(c, dy, &d.w, (uint32_t)d.N, (uint32_t)d.Cout, (uint32_t)d.Ho, (uint32_t)d.Wo, (uint32_t)d.H,
                        (uint32_t)d.W, 0, &dcol));
@@ -431,7 +480,7 @@ vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, con
         VKN_TRY(view2(dw, d.Cin, d.Kt, &dwv));
         VKN_TRY(rec_swap01(c, x, (uint32_t)d.N, (uint32_t)d.Cin, (uint32_t)(d.H * d.W), &xcn));
         vkn_gemm_opts o = {.trans_b = 1};
-        VKN_TRY(vkn_op_gemm(c, &xcn, &dcol, &dwv, &o));
+        VKN_TRY(vkn_op_gemm_ws(c, &xcn, &dcol, &dwv, &o, part));
     }
     if (dx) {
         if (cpu_path(c)) {   /* the GEMM writes dx (NCHW) directly */
@@ -439,7 +488,7 @@ vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, con
             VKN_TRY(view2(dx, d.Cin, d.L, &dxv));
             VKN_TRY(vkn_op_gemm_nchw_out(c, &wv, &dcol, &dxv, NULL, d.H * d.W));
         } else {
-            VKN_TRY(vkn_op_gemm(c, &wv, &dcol, &xcn, NULL));   /* dX' overwrites X' (the tracker orders it) */
+            VKN_TRY(vkn_op_gemm_ws(c, &wv, &dcol, &xcn, NULL, part));   /* dX' overwrites X' (the tracker orders it) */
             VKN_TRY(rec_swap01(c, &xcn, (uint32_t)d.Cin, (uint32_t)d.N, (uint32_t)(d.H * d.W), dx));
         }
     }

@@ -1,8 +1,11 @@
 /* Convolution: im2col, col2im, swap01 against their references; conv2d and conv_transpose2d forward and
  * backward (through im2col/GEMM/col2im on the device) against direct-loop references on the conditional
  * GAN's shapes (batch 4), a LeNet 5x5 layer and odd shapes; the reference backward passes against
- * finite differences of the reference forward passes; shape errors. */
+ * finite differences of the reference forward passes; shape errors. Shapes whose dW GEMM (few tiles, a
+ * long L) is split along L on the GPU kernel path (gemm.c, split_plan), the workspace that holds the
+ * partials, and bit-identical gradients run to run. */
 #include "nn_testutil.h"
+#include "ops/gemm_internal.h"
 #include "ops/ref_nn.h"
 
 typedef struct cshape {
@@ -19,7 +22,11 @@ static const cshape conv_shapes[] = {
     {"1x1 spatial k1", 3, 2, 1, 1, 3, {1, 1, 1, 1, 0, 0}},
     {"1x1 spatial k3p1", 2, 3, 1, 1, 4, {3, 3, 1, 1, 1, 1}},
     {"rect k2x3 s(1,2) p(0,1)", 2, 3, 6, 5, 3, {2, 3, 1, 2, 0, 1}},
+    /* dW split along L on the GPU path (the first: DANN's conv1 at batch 8, L = 4608 in 18 slices) */
+    {"dann conv1 3->32 k5 28x28", 8, 3, 28, 28, 32, {5, 5, 1, 1, 0, 0}},
+    {"odd 3->5 k3p1 23x19", 3, 3, 23, 19, 5, {3, 3, 1, 1, 1, 1}},
 };
+#define CONV_SPLIT_FIRST 7   /* conv_shapes[7..]: the dW GEMM splits */
 
 typedef struct tshape {
     const char *name;
@@ -34,7 +41,11 @@ static const tshape convt_shapes[] = {
     {"k3s2p1 on 5x7 + output padding", 2, 3, 5, 7, 2, 10, 14, {3, 3, 2, 2, 1, 1}},
     {"1x1 spatial k3", 3, 4, 1, 1, 3, 0, 0, {3, 3, 1, 1, 0, 0}},
     {"1x1 spatial k1", 2, 3, 1, 1, 5, 0, 0, {1, 1, 1, 1, 0, 0}},
+    /* dW split along L on the GPU path */
+    {"convT 8->3 k4s2p1 16x16", 4, 8, 16, 16, 3, 0, 0, {4, 4, 2, 2, 1, 1}},
+    {"convT 5->2 k3p1 19x23", 3, 5, 19, 23, 2, 0, 0, {3, 3, 1, 1, 1, 1}},
 };
+#define CONVT_SPLIT_FIRST 6
 
 static void tdims(const tshape *s, int *Ho, int *Wo)
 {
@@ -214,6 +225,60 @@ static void test_conv_transpose2d(void **state)
     for (size_t k = 0; k < sizeof convt_shapes / sizeof *convt_shapes; k++) run_convt(&convt_shapes[k], k != 5);
 }
 
+/* ---- split-K dW ---- */
+
+/* The backward workspaces hold the dW GEMM's split-K partials after the other slices; the gradients of
+ * a split dW come out bit-identical run after run (plain stores, a fixed summation order). */
+static void test_split_k_dw(void **state)
+{
+    (void)state;
+    tu_seed(36);
+    for (size_t k = CONV_SPLIT_FIRST; k < sizeof conv_shapes / sizeof *conv_shapes; k++) {
+        const cshape *s = &conv_shapes[k];
+        int Ho, Wo;
+        assert_true(vkn_window2d_out(&s->win, s->H, s->W, &Ho, &Wo));
+        int64_t K = (int64_t)s->Cin * s->win.kh * s->win.kw, L = (int64_t)s->N * Ho * Wo;
+        int64_t np = vkn_gemm_split_scratch_numel(s->Cout, K, L, 1);
+        assert_true(np > 0);
+        int64_t Kp = (K + 3) / 4 * 4;   /* the CPU path's padded K (col [Kp, L], padded W [Cout, Kp]) */
+        int64_t base = (Kp * L + 63) / 64 * 64 + ((int64_t)s->Cout * L + 63) / 64 * 64;
+        if (Kp != K) base += ((int64_t)s->Cout * Kp + 63) / 64 * 64;
+        assert_int_equal(vkn_conv2d_backward_workspace_size(s->N, s->Cin, s->H, s->W, s->Cout, &s->win),
+                         base + (np + 63) / 64 * 64);
+    }
+    for (size_t k = CONVT_SPLIT_FIRST; k < sizeof convt_shapes / sizeof *convt_shapes; k++) {
+        const tshape *s = &convt_shapes[k];
+        int Ho, Wo;
+        tdims(s, &Ho, &Wo);
+        int64_t Kt = (int64_t)s->Cout * s->win.kh * s->win.kw, L = (int64_t)s->N * s->H * s->W;
+        int64_t np = vkn_gemm_split_scratch_numel(s->Cin, Kt, L, 1);
+        assert_true(np > 0);
+        int64_t base = (Kt * L + 63) / 64 * 64 + ((int64_t)s->Cin * L + 63) / 64 * 64;
+        assert_int_equal(vkn_conv_transpose2d_backward_workspace_size(s->N, s->Cin, s->H, s->W, s->Cout, Ho, Wo, &s->win),
+                         base + (np + 63) / 64 * 64);
+    }
+
+    const cshape *s = &conv_shapes[CONV_SPLIT_FIRST];
+    int N = s->N, Ci = s->Cin, H = s->H, W = s->W, Co = s->Cout, kh = s->win.kh, kw = s->win.kw, Ho, Wo;
+    assert_true(vkn_window2d_out(&s->win, H, W, &Ho, &Wo));
+    int64_t nx = (int64_t)N * Ci * H * W, nw = (int64_t)Co * Ci * kh * kw, ny = (int64_t)N * Co * Ho * Wo;
+    double *x = nt_rand(nx, -1, 1), *w = nt_rand(nw, -0.5, 0.5), *g = nt_rand(ny, -1, 1);
+    vkn_tensor tx = nt_tensor4(N, Ci, H, W, x), tw = nt_tensor4(Co, Ci, kh, kw, w), tg = nt_tensor4(N, Co, Ho, Wo, g);
+    vkn_tensor ws = nt_tensor1(vkn_conv2d_backward_workspace_size(N, Ci, H, W, Co, &s->win), NULL);
+    vkn_tensor dw0 = nt_tensor4(Co, Ci, kh, kw, NULL), dw1 = nt_tensor4(Co, Ci, kh, kw, NULL);
+    float *r0 = tu_alloc(nw), *r1 = tu_alloc(nw);
+    for (int run = 0; run < 2; run++) {
+        nt_poison(&ws);
+        tu_begin();
+        tu_check_op(vkn_op_conv2d_backward(tu_cmd, &tx, &tw, &tg, &s->win, NULL, run ? &dw1 : &dw0, NULL, &ws));
+        tu_run();
+    }
+    tu_download(&dw0, r0);
+    tu_download(&dw1, r1);
+    assert_memory_equal(r0, r1, (size_t)nw * sizeof *r0);
+    free(x); free(w); free(g); free(r0); free(r1);
+}
+
 /* ---- finite differences of the references ---- */
 
 typedef struct fd_ctx {
@@ -286,7 +351,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_col2im), cmocka_unit_test(test_swap01),  cmocka_unit_test(test_conv2d),
-        cmocka_unit_test(test_conv_transpose2d), cmocka_unit_test(test_reference_fd), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_conv_transpose2d), cmocka_unit_test(test_split_k_dw), cmocka_unit_test(test_reference_fd),
+        cmocka_unit_test(test_errors),
     };
     return TU_RUN(tests);
 }

@@ -1,8 +1,16 @@
 /* GEMM against the reference: every transpose combination on square, non-square and odd shapes,
- * bias (per column and per row), activations, beta accumulation and batches. The suite runs this
+ * bias (per column and per row), activations, beta accumulation and batches; split-K shapes (few tiles
+ * of C, a long K: two dispatches on the tiled kernel) and their bit-reproducibility. The suite runs this
  * program twice, with VKN_PATH=cpu (register-blocked kernel) and VKN_PATH=gpu (tiled kernel). */
 #include "../common/testutil.h"
+#include "ops/gemm_internal.h"
 #include "ops/ref.h"
+
+/* the tiled kernel splits K (gemm.c, split_plan): the GEMM records a partial-product pass and a reduction */
+static int splits_here(int64_t nb, int64_t M, int64_t N, int64_t K)
+{
+    return !strcmp(vkn_op_gemm_path(tu_ctx), "tiled") && vkn_gemm_split_scratch_numel(M, N, K, nb) > 0;
+}
 
 static void check(int64_t nb, int64_t M, int64_t N, int64_t K, const vkn_gemm_opts *o, int batch_b)
 {
@@ -25,6 +33,7 @@ static void check(int64_t nb, int64_t M, int64_t N, int64_t K, const vkn_gemm_op
     if (oo.bias_kind != VKN_BIAS_NONE) oo.bias = &tbias;
     tu_begin();
     tu_check_op(vkn_op_gemm(tu_cmd, &ta, &tb, &tc, &oo));
+    assert_int_equal(vkn_cmd_get_stats(tu_cmd).dispatches, splits_here(nb, M, N, K) ? 2 : 1);
     tu_run();
     tu_download(&tc, got);
     memcpy(ref, c0, (size_t)nc * sizeof *ref);
@@ -78,6 +87,90 @@ static void test_batched(void **state)
     check(2, 12, 20, 8, &ot, 0);   /* B shared by every batch item */
 }
 
+/* Few 64x64 tiles of C and a long K (a convolution's dW): split into slices of K on the tiled kernel.
+ * Odd K leaves a short last slice; M or N of 1, transposes, the full epilogue applied after the sum of
+ * the partials, and batches (slices of every batch item). */
+static void test_split_k(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{32, 75, 4099}, {7, 13, 1000}, {64, 64, 2048}, {65, 3, 777},
+                                        {1, 1, 5000}, {50, 1, 3001} /* matrix-vector: computed transposed */,
+                                        {130, 70, 1537}};
+    tu_seed(14);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        assert_true(vkn_gemm_split_scratch_numel(shapes[s][0], shapes[s][1], shapes[s][2], 1) > 0);
+        for (int t = 0; t < 4; t++) {
+            vkn_gemm_opts o = {.trans_a = t & 1, .trans_b = t >> 1};
+            check(1, shapes[s][0], shapes[s][1], shapes[s][2], &o, 0);
+        }
+    }
+    for (int act = 0; act < VKN_ACT_COUNT_; act++)
+        for (int bias = 0; bias < 3; bias++) {
+            vkn_gemm_opts o = {.bias_kind = (vkn_bias)bias, .act = (vkn_act)act, .act_alpha = 0.1f, .alpha = 0.75f,
+                               .beta = bias != 2 ? 0.5f : 0.0f, .trans_a = act & 1, .trans_b = bias == 1};
+            check(1, 33, 41, 1200, &o, 0);
+        }
+    vkn_gemm_opts o = {.alpha = -1.5f, .beta = 2.0f, .bias_kind = VKN_BIAS_ROW, .act = VKN_ACT_LEAKY_RELU, .act_alpha = 0.2f};
+    check(3, 20, 30, 1500, &o, 1);
+    vkn_gemm_opts ot = {.trans_a = 1, .trans_b = 1, .bias_kind = VKN_BIAS_COL, .act = VKN_ACT_TANH};
+    check(2, 9, 70, 900, &ot, 0);   /* B shared by every batch item */
+    assert_true(vkn_gemm_split_scratch_numel(20, 30, 1500, 3) > 0 && vkn_gemm_split_scratch_numel(9, 70, 900, 2) > 0);
+    /* C that fills a GPU or a short K: no split */
+    assert_int_equal(vkn_gemm_split_scratch_numel(1024, 1024, 4096, 1), 0);
+    assert_int_equal(vkn_gemm_split_scratch_numel(32, 32, 511, 1), 0);
+}
+
+/* Plain stores and a fixed summation order (no atomics): a split GEMM gives the same bits run after run,
+ * and the same with its partials in a given scratch (poisoned first: every partial is written) as in
+ * the stream's own. */
+static void test_split_k_reproducible(void **state)
+{
+    (void)state;
+    const int64_t M = 32, N = 75, K = 9000;
+    int64_t sa[2] = {M, K}, sb[2] = {N, K}, sc[2] = {M, N}, nbias = M;
+    float *a = tu_alloc(M * K), *b = tu_alloc(N * K), *bias = tu_alloc(M);
+    float *r0 = tu_alloc(M * N), *r1 = tu_alloc(M * N), *r2 = tu_alloc(M * N), *ref = tu_alloc(M * N);
+    tu_seed(15);
+    tu_fill(a, M * K, -1, 1);
+    tu_fill(b, N * K, -1, 1);
+    tu_fill(bias, M, -1, 1);
+    vkn_tensor ta = tu_tensor(2, sa, a), tb = tu_tensor(2, sb, b), tbias = tu_tensor(1, &nbias, bias);
+    vkn_tensor c0 = tu_tensor(2, sc, NULL), c1 = tu_tensor(2, sc, NULL), c2 = tu_tensor(2, sc, NULL);
+    int64_t np = vkn_gemm_split_scratch_numel(M, N, K, 1);
+    assert_true(np > 0);
+    float *nan = tu_alloc(np);
+    for (int64_t i = 0; i < np; i++) nan[i] = NAN;
+    vkn_tensor scratch = tu_tensor(1, &np, nan);
+    vkn_gemm_opts o = {.trans_b = 1, .bias_kind = VKN_BIAS_ROW, .bias = &tbias, .act = VKN_ACT_SIGMOID};
+    tu_begin();
+    tu_check_op(vkn_op_gemm(tu_cmd, &ta, &tb, &c0, &o));
+    tu_run();
+    tu_begin();
+    tu_check_op(vkn_op_gemm(tu_cmd, &ta, &tb, &c1, &o));
+    tu_check_op(vkn_op_gemm_ws(tu_cmd, &ta, &tb, &c2, &o, &scratch));
+    tu_run();
+    tu_download(&c0, r0);
+    tu_download(&c1, r1);
+    tu_download(&c2, r2);
+    assert_memory_equal(r0, r1, (size_t)(M * N) * sizeof *r0);
+    assert_memory_equal(r0, r2, (size_t)(M * N) * sizeof *r0);
+    vkn_gemm_opts oref = o;
+    oref.bias = NULL;
+    vkn_ref_gemm(1, M, N, K, a, b, ref, bias, &oref);
+    tu_assert_close("split-K reproducible vs reference", r0, ref, M * N, 1e-5, 1e-4);
+    if (splits_here(1, M, N, K)) {   /* a given scratch must hold every partial */
+        vkn_tensor small = scratch;
+        small.numel = np - 1;
+        small.shape[0] = np - 1;
+        small.bytes -= 4;
+        tu_begin();
+        assert_int_equal(vkn_op_gemm_ws(tu_cmd, &ta, &tb, &c2, &o, &small), VKN_ERR_SHAPE);
+        assert_non_null(strstr(vkn_status_detail(), "split-K"));
+        tu_run();
+    }
+    free(a); free(b); free(bias); free(r0); free(r1); free(r2); free(ref); free(nan);
+}
+
 static void test_shape_errors(void **state)
 {
     (void)state;
@@ -98,7 +191,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transposes), cmocka_unit_test(test_epilogue),
-        cmocka_unit_test(test_batched), cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_batched), cmocka_unit_test(test_split_k), cmocka_unit_test(test_split_k_reproducible),
+        cmocka_unit_test(test_shape_errors),
     };
     return TU_RUN(tests);
 }
