@@ -142,44 +142,12 @@ void runs(uint t)
             part[t * KS + k] = vec4(dot(S0[k], vec4(1.0)), dot(S1[k], vec4(1.0)), dot(S2[k], vec4(1.0)), 0.0);
 }
 
-// RUNS, dense (P = 1): invocation = (block of 4 channels, run of 8 samples), tables fetched once;
-// with FUSE2 the run is stage 1's sample chunk (qlen samples) and the stage 2 sums go to its items
-void dense_runs(uint t)
-{
-    uint len = FUSE2 ? p.qlen : 8u;
-    uint q = t / p.ncb, c0 = 4u * (t - q * p.ncb), n0 = len * q;
-    if (n0 >= p.N) return;
-    uint n1 = min(n0 + len, p.N);
-    load(min(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C - 1u)), false);
-    vec4 m = vec4(lessThan(uvec4(c0) + uvec4(0u, 1u, 2u, 3u), uvec4(p.C)));
-    if (FUSE2) [[unroll]] for (uint k = 0u; k < KS; k++) S0[k] = S1[k] = S2[k] = vec4(0.0);
-    for (uint n = n0; n < n1; n++) {
-        uint b = n * p.C + c0;
-        if (DC4) {
-            y4[b >> 2] = compute(texelFetch(X4, int(b >> 2)), STAGE == 1u ? texelFetch(G4, int(b >> 2)) : vec4(0.0), m);
-            continue;
-        }
-        vec4 x = vec4(0.0), g = vec4(0.0);
-        for (uint j = 0u; j < 4u; j++)
-            if (c0 + j < p.C) { x[j] = xs[b + j]; if (STAGE == 1u) g[j] = gs[b + j]; }
-        vec4 o = compute(x, g, m);
-        for (uint j = 0u; j < 4u; j++)
-            if (c0 + j < p.C) y[b + j] = o[j];
-    }
-    if (FUSE2)   // as mix_rows.comp's dense items (q C + c) K + k
-        for (uint j = 0u; j < 4u; j++) {
-            if (c0 + j >= p.C) break;
-            uint it = (q * p.C + c0 + j) * KS;
-            [[unroll]] for (uint k = 0u; k < KS; k++) part[it + k] = vec4(S0[k][j], S1[k][j], S2[k][j], 0.0);
-        }
-}
-
 void main()
 {
     uint v = flat_group_id() * 64u + gl_LocalInvocationID.x, base = 4u * v;
     if (PRIOR) { if (v == 0u) prior_grad(); return; }
     if (ACN && STAGE == 1u && !FUSE2 && v == 0u) prior_grad();
-    if (RUNS) { if (DENSE) dense_runs(v); else runs(v); return; }
+    if (RUNS) { runs(v); return; }   // NCHW (dense inputs on CPU devices: mix_dense_*.comp)
     if (base >= p.total) return;
     uvec4 i = uvec4(base) + uvec4(0u, 1u, 2u, 3u);
     uvec4 ic = min(i, uvec4(p.total - 1u));

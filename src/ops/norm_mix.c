@@ -121,11 +121,11 @@ static vkn_status k_bsum(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, uint32_t s
     return vkn_cmd_dispatch(c, &d);
 }
 
-/* acn backward on the CPU path with runs (NCHW rows of 8 or more, dense): the dx pass also sums
- * stage 2 (mix_apply FUSE2; dense runs are then stage 1's sample chunks) */
+/* acn backward on the CPU path with runs (NCHW rows of 8 or more): the dx pass also sums stage 2
+ * (mix_apply FUSE2) */
 static int fuse2(const vkn_norm *nm, const norm_pc *pc)
 {
-    return nm->o.kind == VKN_NORM_ACN && (pc->P >= 8 || pc->P == 1) && !nm_gpu_path(nm);
+    return nm->o.kind == VKN_NORM_ACN && pc->P >= 8 && !nm_gpu_path(nm);
 }
 
 static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn_tensor *x, const vkn_tensor *g,
@@ -140,9 +140,9 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
                       .texel = {x, gg, &nm->ws.ptab, stage ? &nm->ws.mt : &nm->ws.seg}, .ntexel = 4,
                       .texel_vec4_mask = 15};
     spec(&d, nm, pc, stage);
-    /* CPU path, NCHW rows of 8 or more: one invocation per (row, chunk); dense: per (block of 4
-     * channels, 8 samples). Either way the tables are fetched once per run, not per four elements */
-    int runs = (pc->P >= 8 || pc->P == 1) && !nm_gpu_path(nm);
+    /* CPU path, NCHW rows of 8 or more: one invocation per (row, chunk), so the tables are fetched
+     * once per run, not per four elements (dense inputs on the CPU path do not come here) */
+    int runs = pc->P >= 8 && !nm_gpu_path(nm);
     d.spec[6] = (uint32_t)runs;
     d.spec[7] = stage && fuse2(nm, pc);   /* FMODE 1: FUSE2 */
     d.nspec = 8;
@@ -152,9 +152,7 @@ static vkn_status k_apply(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const vkn
         d.nbind = 6;
         d.write_mask = 1 | 32;
     }
-    uint64_t inv = !runs ? ((uint64_t)pc->total + 3) / 4
-                 : pc->P != 1 ? (uint64_t)pc->N * pc->C * pc->nchunk
-                 : d.spec[7] ? (uint64_t)pc->ncb * pc->nq : (uint64_t)pc->ncb * ((pc->N + 7) / 8);
+    uint64_t inv = !runs ? ((uint64_t)pc->total + 3) / 4 : (uint64_t)pc->N * pc->C * pc->nchunk;
     nm_set_grid(&d, inv, 0);
     return vkn_cmd_dispatch(c, &d);
 }
