@@ -9,12 +9,14 @@
 //   bseg[s] = (sum g tau, sum g tau (x - M), sum g xhat tau, sum rho)
 //   rho_k = tau_k sum_l tau_l (t_k - t_l)  (= tau_k (t_k - sum_l tau_l t_l) without the cancellation)
 // Stage 1 ("rows") writes part[item*K + k], item = (n*C + c)*nchunk + q (NCHW: row (n,c), chunk q)
-// or q*C + c (dense: sample chunk q); the merge folds a segment's items in a fixed order.
+// or q*C + c (dense, GPU path: sample chunk q); the merge folds a segment's items in a fixed order.
+// Dense inputs on CPU devices have their own kernels (mix_dense_fwd.comp, mix_dense_bwd.comp).
 #include "norm.glsl"
 
 layout(constant_id = 3) const uint STAGE = 0u;
 layout(constant_id = 4) const uint KS = 3u;       // components K
-// DMODE: 0 NCHW; P == 1 (stage 1 folds channel blocks over sample chunks): 1 C % 4 != 0, 2 C % 4 == 0
+// DMODE: 0 NCHW; P == 1 (GPU path: stage 1 folds channel blocks over sample chunks; the dense CPU
+// kernels: lane = channel): 1 C % 4 != 0, 2 C % 4 == 0
 // (a compile-time choice: llvmpipe evaluates both sides of a branch not known at compile time)
 layout(constant_id = 5) const uint DMODE = 0u;
 const bool DENSE = DMODE != 0u, DC4 = DMODE == 2u;
