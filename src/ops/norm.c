@@ -193,10 +193,13 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
     int64_t rows = (int64_t)sh.N * sh.C;
     /* chunks: split long rows when there are few of them, so stage 1 has enough invocations */
     int nchunk = 1;
-    if (nm_gpu_path(nm)) {
+    const int mix = is_mix(nm->o.kind);
+    if (nm_gpu_path(nm) && mix) {
         /* a GPU hides load latency with threads, not with a serial walk: aim at 64 K invocations of
          * at least 16 values (vec4-aligned chunks); 64x32x14x14 (2048 rows of 196) went from one
-         * invocation per row to 13 */
+         * invocation per row to 13. On an H100 this made acn and mn 1.2-1.8x faster at the 14x14
+         * shapes, left bn, ln, gn, cbn, cn unchanged and bcn and afn 1.3-1.5x slower (their merges
+         * then read 13x more partials), so only the mixtures take it. */
         if (sh.P > 32) {
             int64_t want = (65536 + rows - 1) / rows, most = (sh.P + 15) / 16;
             nchunk = (int)(want < most ? want : most);
@@ -206,7 +209,7 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
         nchunk = (int)(want < most ? want : most);
     }
     w->clen = (sh.P + nchunk - 1) / nchunk;
-    if (nm_gpu_path(nm) && nchunk > 1) w->clen = (w->clen + 3) & ~3;   /* whole vec4 per chunk */
+    if (nm_gpu_path(nm) && mix && nchunk > 1) w->clen = (w->clen + 3) & ~3;   /* whole vec4 per chunk */
     w->nchunk = (sh.P + w->clen - 1) / w->clen;
     /* dense (P = 1) stage 1: blocks of 4 channels over chunks of samples, enough invocations */
     w->ncb = (sh.C + 3) / 4;
@@ -217,7 +220,6 @@ static vkn_status ensure_ws(vkn_norm *nm, shape sh)
         w->qlen = (sh.N + nq - 1) / nq;
         w->nq = (sh.N + w->qlen - 1) / w->qlen;
     }
-    const int mix = is_mix(nm->o.kind);
     int nseg = nseg_of(nm, sh), ntab = nk_of(nm, sh) * sh.C;
     if (nm->o.kind == VKN_NORM_AFN) VKN_TRY(nm_afn_alloc(nm, sh));
     if (mix) VKN_TRY(nm_mix_alloc(nm, sh));
