@@ -98,12 +98,15 @@ vkn_status vkn_op_col2im(vkn_cmd *c, const vkn_tensor *col, const vkn_window2d *
 vkn_status vkn_op_swap01(vkn_cmd *c, const vkn_tensor *x, int64_t A, int64_t B, int64_t P, const vkn_tensor *y);
 
 /* Convolution (cross-correlation as PyTorch): x [N,Cin,H,W], w [Cout,Cin,kh,kw], bias [Cout] or NULL,
- * y [N,Cout,Ho,Wo]. im2col + GEMM (bias fused) + swap01: 3 dispatches. */
+ * y [N,Cout,Ho,Wo]. im2col + GEMM (bias fused) + swap01: 3 dispatches (+1 per GEMM that the GPU
+ * path splits along its reduction: few output tiles, long K). The workspace sizes include room for
+ * those partial products on every device (the sizes depend on the shapes only). */
 int64_t vkn_conv2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
 vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
                          const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);
 /* Backward of conv2d given dy [N,Cout,Ho,Wo]: dx [N,Cin,H,W], dw [Cout,Cin,kh,kw], db [Cout]; any of
- * them may be NULL (not computed). Up to 6 dispatches (swap, reduce, im2col, 2 GEMMs, col2im). */
+ * them may be NULL (not computed). Up to 6 dispatches (swap, reduce, im2col, 2 GEMMs, col2im), 8 on
+ * the GPU path when both GEMMs are split. */
 int64_t vkn_conv2d_backward_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
 vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *dy,
                                   const vkn_window2d *win, const vkn_tensor *dx, const vkn_tensor *dw,
