@@ -54,6 +54,41 @@ float sigmoidf(float u)
     return u >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+vec4 softplus4(vec4 u)
+{
+    vec4 e = exp(-abs(u));
+    return max(u, vec4(0.0)) + mix(log(vec4(1.0) + e), e - 0.5 * e * e, lessThan(e, vec4(1e-4)));
+}
+
+vec4 sigmoid4(vec4 u)
+{
+    vec4 e = exp(-abs(u));
+    return mix(e, vec4(1.0), greaterThanEqual(u, vec4(0.0))) / (1.0 + e);
+}
+
+const float LOG2E = 1.4426950408889634;
+
+// the dense CPU kernels (mix_dense_*.comp, lane = channel): channels c0..c0+3 of sample n, or of a
+// per-channel texel view (n = 0), zeros past C; and entries e0..e0+3 of a per-(k, c) texel view
+// (lanes past C: e0). RGBA32F views when C % 4 == 0 (DC4), else R32F.
+vec4 ldc(samplerBuffer t, uint n, uint c0)
+{
+    uint b = n * p.C + c0;
+    if (DC4) return texelFetch(t, int(b >> 2));
+    vec4 r = vec4(0.0);
+    [[unroll]] for (uint l = 0u; l < 4u; l++)
+        if (c0 + l < p.C) r[l] = texelFetch(t, int(b + l)).x;
+    return r;
+}
+
+vec4 tex4(samplerBuffer t, uint e0, uint c0)
+{
+    if (DC4) return texelFetch(t, int(e0 >> 2));
+    vec4 r;
+    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? e0 + l : e0)).x;
+    return r;
+}
+
 // per-lane table entries (lb, m, 1/s per k) and the posteriors of four values, one per lane;
 // private arrays indexed by unrolled constants only (registers after specialization)
 const uint KMAX = 8u;

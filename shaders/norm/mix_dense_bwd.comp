@@ -36,8 +36,6 @@ layout(std430, binding = 2) writeonly buffer D14 { vec4 d14[]; };
 layout(std430, binding = 3) buffer Bs { vec4 bs[]; };              // acn: (sum rho, sum r Gs) per (k, block)
 layout(std430, binding = 4) writeonly buffer DP { float dp[]; };   // acn: prior-logit gradient (STAGE 2)
 
-const float LOG2E = 1.4426950408889634;
-
 // acn: lambda = softmax(prior logits) (as mix_dense_fwd.comp)
 float lambda(uint k)
 {
@@ -47,42 +45,11 @@ float lambda(uint k)
     return exp(texelFetch(PL, int(k)).x - mx) / z;
 }
 
-vec4 softplus4(vec4 u)
-{
-    vec4 e = exp(-abs(u));
-    return max(u, vec4(0.0)) + mix(log(vec4(1.0) + e), e - 0.5 * e * e, lessThan(e, vec4(1e-4)));
-}
-
 void st4(uint e0, uint c0, vec4 a, vec4 b)   // d0, d1 entries e0..e0+3 (lanes below C)
 {
     if (DC4) { d04[e0 >> 2] = a; d14[e0 >> 2] = b; return; }
     [[unroll]] for (uint l = 0u; l < 4u; l++)
         if (c0 + l < p.C) { d0[e0 + l] = a[l]; d1[e0 + l] = b[l]; }
-}
-
-vec4 ldc(samplerBuffer t, uint n, uint c0)   // channels c0..c0+3 of sample n; zeros past C
-{
-    uint b = n * p.C + c0;
-    if (DC4) return texelFetch(t, int(b >> 2));
-    vec4 r = vec4(0.0);
-    [[unroll]] for (uint l = 0u; l < 4u; l++)
-        if (c0 + l < p.C) r[l] = texelFetch(t, int(b + l)).x;
-    return r;
-}
-
-// entries e0..e0+3 of a per-(k, c) texel view (lanes past C: e0)
-vec4 tex4(samplerBuffer t, uint e0, uint c0)
-{
-    if (DC4) return texelFetch(t, int(e0 >> 2));
-    vec4 r;
-    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? e0 + l : e0)).x;
-    return r;
-}
-
-vec4 sigmoid4(vec4 u)
-{
-    vec4 e = exp(-abs(u));
-    return mix(e, vec4(1.0), greaterThanEqual(u, vec4(0.0))) / (1.0 + e);
 }
 
 vec4 ME[KMAX], AL[KMAX], BE[KMAX], GM[KMAX];   // mean_k; (WNB) alpha, beta, gamma

@@ -64,34 +64,6 @@ LDST4(q0, q0, q04)
 LDST4(q1, q1, q14)
 LDST4(q2, q2, q24)
 
-// channels c0..c0+3 of sample n, or of a per-channel texel view (n = 0); zeros past C
-vec4 ldc(samplerBuffer t, uint n, uint c0)
-{
-    uint b = n * p.C + c0;
-    if (DC4) return texelFetch(t, int(b >> 2));
-    vec4 r = vec4(0.0);
-    [[unroll]] for (uint l = 0u; l < 4u; l++)
-        if (c0 + l < p.C) r[l] = texelFetch(t, int(b + l)).x;
-    return r;
-}
-
-const float LOG2E = 1.4426950408889634;
-
-// entries e0..e0+3 of a per-(k, c) texel view (lanes past C: e0)
-vec4 tex4(samplerBuffer t, uint e0, uint c0)
-{
-    if (DC4) return texelFetch(t, int(e0 >> 2));
-    vec4 r;
-    [[unroll]] for (uint l = 0u; l < 4u; l++) r[l] = texelFetch(t, int(c0 + l < p.C ? e0 + l : e0)).x;
-    return r;
-}
-
-vec4 softplus4(vec4 u)
-{
-    vec4 e = exp(-abs(u));
-    return max(u, vec4(0.0)) + mix(log(vec4(1.0) + e), e - 0.5 * e * e, lessThan(e, vec4(1e-4)));
-}
-
 vec4 A0[KMAX], A1[KMAX], A2[KMAX], A3[KMAX];   // Welford (S, mean, M2, X) per k; then mean_k, A_k
 float AK[KMAX];                                // acn: a_k = 1/sqrt(lambda_k + eps)
 vec4 ORM[KMAX], ORV[KMAX];                     // the running statistics
