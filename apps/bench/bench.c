@@ -128,6 +128,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, ops, norm, train, all)\n", ro.suite);
         return 2;
     }
+    if (opts.filter && bench_norm_filter_check(opts.filter) != VKN_OK) {
+        fprintf(stderr, "%s\n", vkn_status_detail());
+        return 2;
+    }
     if (device && !strcmp(device, "all")) {
         char buf[4096];
         int n = vkn_context_list_devices(buf, sizeof buf);

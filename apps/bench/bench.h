@@ -65,6 +65,8 @@ void bench_peer_train(bench_ctx *b, int idx, int base);
 vkn_status bench_suite_probe(bench_ctx *b);
 vkn_status bench_suite_gemm(bench_ctx *b);
 vkn_status bench_suite_norm(bench_ctx *b);
+/* --filter's terms checked before any device work (VKN_ERR_ARG naming the term) */
+vkn_status bench_norm_filter_check(const char *filter);
 vkn_status bench_suite_train(bench_ctx *b);
 /* suite_ops.c: every op forward and backward at the demo's shapes; and the tests with the lowest
  * fractions of the probe's roofline, of any suite (the terminal report's last table) */

@@ -109,6 +109,12 @@ static vkn_status parse_filter(const char *filter, unsigned *methods, unsigned *
     return VKN_OK;
 }
 
+vkn_status bench_norm_filter_check(const char *filter)
+{
+    unsigned k, sh;
+    return parse_filter(filter, &k, &sh);
+}
+
 vkn_status bench_suite_norm(bench_ctx *b)
 {
     unsigned want_kind, want_shape;

@@ -175,6 +175,30 @@ static void test_errors(void **state)
     out = run("--suite nope", &rc);
     assert_int_equal(rc, 2);
     free(out);
+    out = run("--suite norm --filter bn,nope", &rc);   /* refused before any device work */
+    assert_int_equal(rc, 2);
+    err = slurp("/tmp/vkn-bench-test.err");
+    assert_non_null(strstr(err, "'nope' names no method"));
+    free(err); free(out);
+}
+
+/* --filter: only the named methods at the named shapes */
+static void test_filter(void **state)
+{
+    (void)state;
+    int rc;
+    char *out = run("--quick --suite norm --filter cn,dense --output csv", &rc);
+    assert_int_equal(rc, 0);
+    int rows = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        if (!strstr(l, ",norm,")) continue;
+        rows++;
+        assert_non_null(strstr(l, "cn fwd+bwd"));
+        assert_null(strstr(l, "cbn"));
+        assert_non_null(strstr(l, "dense"));
+    }
+    assert_int_equal(rows, 1);
+    free(out);
 }
 
 int main(int argc, char **argv)
@@ -184,7 +208,7 @@ int main(int argc, char **argv)
     schema_path = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_schema), cmocka_unit_test(test_csv_columns),
-        cmocka_unit_test(test_compare), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_compare), cmocka_unit_test(test_errors), cmocka_unit_test(test_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
