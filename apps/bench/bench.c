@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vkn_commit.h"
+#include "vkn_app_version.h"
 
 static void usage(FILE *f)
 {
@@ -83,6 +84,7 @@ static int run_device(const char *device, int index, int first, int last, const 
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-bench")) return 0;
     const char *device = NULL;
     run_opts ro = {.suite = "all", .fmt = BENCH_TABLE};
     bench_opts opts = {.min_time_s = 0.5, .min_runs = 5};

@@ -14,12 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef VKN_PEER_SCRIPT
-#define VKN_PEER_SCRIPT ""
-#endif
-#ifndef VKN_PEER_SCRIPT_INSTALLED
-#define VKN_PEER_SCRIPT_INSTALLED ""
-#endif
 
 #define PEER_INSTALL_HINT                                                                                       \
     "install it with scripts/install-deps --peers (Debian's python3-torch, python3-numpy and "                  \
@@ -52,20 +46,27 @@ static int peer_prefix(const bench_ctx *b, char *cmd, size_t cap, char *why, siz
         snprintf(cmd, cap, "%s", env);
         return 1;
     }
-    const char *script = NULL;
+    /* the script: $VKN_SOURCE_ROOT's, else beside the binary (the build directory holds a copy), else
+     * the installed <prefix>/share/vknorm/peers (found from the binary's own folder first) */
+    static char cand[3][1100];
+    int nc = 0;
     const char *root = getenv("VKN_SOURCE_ROOT");
-    static char from_root[1024];
-    if (root && *root) {
-        snprintf(from_root, sizeof from_root, "%s/apps/bench/peers/torch_peer.py", root);
-        if (access(from_root, R_OK) == 0) script = from_root;
+    if (root && *root) snprintf(cand[nc++], sizeof cand[0], "%s/apps/bench/peers/torch_peer.py", root);
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0, snprintf(cand[nc++], sizeof cand[0], "%s/torch_peer.py", exe);
     }
-    if (!script && *VKN_PEER_SCRIPT && access(VKN_PEER_SCRIPT, R_OK) == 0) script = VKN_PEER_SCRIPT;
-    if (!script && *VKN_PEER_SCRIPT_INSTALLED && access(VKN_PEER_SCRIPT_INSTALLED, R_OK) == 0)
-        script = VKN_PEER_SCRIPT_INSTALLED;
+    const char *share = vkn_data_share_dir();
+    if (share) snprintf(cand[nc++], sizeof cand[0], "%s/peers/torch_peer.py", share);
+    const char *script = NULL;
+    for (int i = 0; i < nc && !script; i++)
+        if (access(cand[i], R_OK) == 0) script = cand[i];
     if (!script) {
-        snprintf(why, whycap, "the peer script torch_peer.py is not found (looked in %s and %s)",
-                 *VKN_PEER_SCRIPT ? VKN_PEER_SCRIPT : "the source tree",
-                 *VKN_PEER_SCRIPT_INSTALLED ? VKN_PEER_SCRIPT_INSTALLED : "the install prefix");
+        snprintf(why, whycap, "the peer script torch_peer.py is not found ($VKN_SOURCE_ROOT/apps/bench/peers, "
+                 "beside vkn-bench, %.120s/peers)", share ? share : "<prefix>/share/vknorm");
         return 0;
     }
     const char *py = b->opts.python ? b->opts.python : "/usr/bin/python3";

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vkn_app_version.h"
 
 #define DEFAULT_STEPS 1400
 
@@ -305,6 +306,7 @@ static void summary(const cg_options *o, const cg_result *r)
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-cgan")) return 0;
     cg_options o;
     int prc = cg_options_parse(&o, argc, argv);
     if (prc == 1) return 0;

@@ -116,7 +116,7 @@ vkn_status cg_clf_train(cg_clf *c, const vkn_dataset *ds, int steps, uint64_t se
 
 void cg_clf_cache_path(const char *data, int steps, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/cache/%s-%s-%d.safetensors", vkn_data_dir(), CLF_MODEL, data, steps);
+    snprintf(buf, n, "%s/%s-%s-%d.safetensors", vkn_data_cache_dir(), CLF_MODEL, data, steps);
 }
 
 static void mkdir_parents(const char *path)

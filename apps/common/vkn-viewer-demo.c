@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "vkn_app_version.h"
 
 #define NCLASS 10
 #define GROWS 4                /* sample grid: rows of fixed noise x 10 classes */
@@ -400,6 +401,7 @@ static int usage(const char *msg)
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-viewer-demo")) return 0;
     bool headless = false;
     long frames = -1, steps = 3000;
     int width = 1280, height = 800;

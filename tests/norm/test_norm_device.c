@@ -19,7 +19,7 @@
  * with mean 1e3 and std 0.1 lose ~1e3 * 2^-24 / 0.1 ~ 6e-4 of x-hat to the fp32 input and mean
  * themselves, so their cases get a looser atol. */
 #include "../common/testutil.h"
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 #include "vkn/norm.h"
 
 #define OK(expr)                                                                                       \

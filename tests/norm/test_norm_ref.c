@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "norm_pyref.h"
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* helpers                                                                                        */

@@ -1,6 +1,6 @@
 /* vkn-op (apps/op) end to end: the test writes small input files with the io builder, runs the
  * program (path in VKN_OP), reads its output file and compares with the plain-C references
- * (src/ops/ref.h, ref_nn.h, ref_train.h, norm_ref.h): one representative op of each family,
+ * (src/ops/ref.h, ref_nn.h, ref_train.h, vkn/norm_ref.h): one representative op of each family,
  * forward and backward, and norm layers with loaded and default parameters. Then bad arguments,
  * missing / corrupt files and wrong tensors: exit code (2 usage, 1 runtime) and message. The
  * validation layer is on (VKN_VALIDATE=1): vkn-op exits 1 on any validation message. */
@@ -20,7 +20,7 @@
 #include "ops/ref.h"
 #include "ops/ref_nn.h"
 #include "ops/ref_train.h"
-#include "ops/norm_ref.h"
+#include "vkn/norm_ref.h"
 #include "../io/io_test_util.h"
 
 static const char *dir;        /* temporary folder of this run */

@@ -19,6 +19,10 @@
 
 #include "vkn/norm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What the forward pass saves for the backward pass (and for the device tests to compare).
  * Zero-initialize before the first forward; each forward frees what the cache held before.
  *
@@ -85,4 +89,7 @@ vkn_status vkn_norm_ref_backward(const vkn_norm_opts *o, const vkn_norm_ref_cach
  * N' = samples with nonzero norm; 0 when N' < 2. */
 double vkn_norm_ref_ubn_similarity(int N, int C, int P, const double *x);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
