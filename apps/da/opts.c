@@ -80,7 +80,7 @@ void da_opts_usage(FILE *f)
 "  --pca-every N      refresh the 2-D PCA of the features every N steps (default 500)\n"
 "  --ckpt-every N     checkpoint every N steps (default 1000; 0: only at the end)\n"
 "  --out DIR          run folder: metrics (train.csv/.jsonl, eval.csv/.jsonl), checkpoints, PNGs\n"
-"                     (default runs/da-<task>-<setting>-s<seed>)\n"
+"                     (default runs/da-<task>-<setting>-s<seed>, in the current directory)\n"
 "  --resume           continue the run in DIR from its checkpoint (same options)\n"
 "  --stop-at N        stop after step N with a checkpoint, as Ctrl-C would (--resume continues)\n"
 "\n"

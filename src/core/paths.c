@@ -9,7 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include("vkn_build_config.h")
 #include "vkn_build_config.h"
+#endif
+#endif
+#ifndef VKN_BUILD_BUILD_ROOT  /* compiled outside meson (tests/fuzz): no build tree, no install */
+#define VKN_BUILD_SOURCE_ROOT ""
+#define VKN_BUILD_BUILD_ROOT ""
+#define VKN_INSTALL_DATA_DIR ""
+#define VKN_INSTALL_DATA_FROM_BIN ""
+#endif
 
 #define PATH_CAP 4096
 

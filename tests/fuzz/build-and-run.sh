@@ -15,7 +15,7 @@ out=$(mktemp -d /tmp/vkn-fuzz-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$root/include" -I"$root/src" -I/usr/include/stb)
-srcs=("$root/src/core/status.c" "$root"/src/data/*.c "$root"/src/io/*.c)
+srcs=("$root/src/core/status.c" "$root/src/core/paths.c" "$root"/src/data/*.c "$root"/src/io/*.c)
 status=0
 for t in idx mnist_json safetensors; do
   echo "fuzz: building $t"

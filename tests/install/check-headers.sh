@@ -39,7 +39,8 @@ python3 "$exports" list "${files[@]}" | sort -u >"$tmp/declared.txt"
   echo 'int main() { int n = 0; for (unsigned i = 0; i < sizeof all / sizeof all[0]; i++) n += all[i] != 0;'
   echo '  return n == (int)(sizeof all / sizeof all[0]) ? 0 : 1; }'
 } >"$tmp/all.cpp"
-if "$cxx" -std=c++11 -I"$src_inc" -I"$build_inc" "$tmp/all.cpp" "$lib" -o "$tmp/all" 2>"$tmp/link.log" \
+# shellcheck disable=SC2086
+if "$cxx" -std=c++11 ${VKN_LINK_FLAGS:-} -I"$src_inc" -I"$build_inc" "$tmp/all.cpp" "$lib" -o "$tmp/all" 2>"$tmp/link.log" \
    && LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/all"; then
   echo "C++ program linked with every declared function: $(wc -l <"$tmp/declared.txt")"
 else
