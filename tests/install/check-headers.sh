@@ -2,7 +2,8 @@
 # The public headers as a contract (issue 15):
 #   1. each header in include/vkn compiles alone, as C11 and as C++11, with warnings as errors;
 #   2. a C++ program taking the address of every function the headers declare links against the
-#      shared library (the declarations have C linkage, and every one is defined and exported);
+#      shared library (the declarations have C linkage, and every one is defined and exported) and
+#      finds vkn_version() equal to VKN_VERSION_STRING;
 #   3. the shared library exports exactly those functions (nm -D --defined-only).
 #   check-headers.sh SRC_INCLUDE BUILD_INCLUDE LIBVKNORM_SO EXPORTS_PY
 set -euo pipefail
@@ -36,7 +37,9 @@ python3 "$exports" list "${files[@]}" | sort -u >"$tmp/declared.txt"
   echo 'static const any_fn all[] = {'
   sed 's/.*/    (any_fn)\&&,/' "$tmp/declared.txt"
   echo '};'
+  echo '#include <cstring>'
   echo 'int main() { int n = 0; for (unsigned i = 0; i < sizeof all / sizeof all[0]; i++) n += all[i] != 0;'
+  echo '  if (std::strcmp(vkn_version(), VKN_VERSION_STRING) != 0) return 2;  /* the library is the headers version */'
   echo '  return n == (int)(sizeof all / sizeof all[0]) ? 0 : 1; }'
 } >"$tmp/all.cpp"
 # shellcheck disable=SC2086
