@@ -114,6 +114,10 @@ vkn_status oc_expect_shape(op_ctx *oc, const char *name, const vkn_tensor *t, in
                            const char *why);
 /* An element count check, for tensors any shape of that count fits. */
 vkn_status oc_expect_numel(op_ctx *oc, const char *name, const vkn_tensor *t, int64_t numel, const char *why);
+/* Every element of the I32 tensor `name` (read from the file) in 0..limit-1, else VKN_ERR_ARG (exit 1)
+ * naming the tensor, the first bad element, its value, the range and what the range follows from. The
+ * kernels would give zero rows or NaN there, so vkn-op refuses before anything runs. */
+vkn_status oc_check_ids(op_ctx *oc, const char *name, int64_t limit, const char *why);
 /* A device tensor that becomes output `name` (written with the device tensor's shape). */
 vkn_status oc_output(op_ctx *oc, const char *name, vkn_dtype dt, int ndim, const int64_t *shape, vkn_tensor *t);
 /* Register an existing device tensor as output `name`, written with the given file shape. */

@@ -177,6 +177,9 @@ vkn_status run_embedding(op_ctx *oc)
     vkn_tensor w, ids, y;
     VKN_TRY(oc_input(oc, "w", VKN_F32, 2, 2, &w));
     VKN_TRY(oc_input(oc, "ids", VKN_I32, 1, 1, &ids));
+    char why[160], s[128];
+    snprintf(why, sizeof why, "the rows of w %s", oc_shape(&w, s, sizeof s));
+    VKN_TRY(oc_check_ids(oc, "ids", w.shape[0], why));
     int64_t ys[2] = {ids.shape[0], w.shape[1]};
     VKN_TRY(oc_output(oc, "y", VKN_F32, 2, ys, &y));
     VKN_TRY(vkn_op_embedding(oc->cmd, &w, &ids, &y));
@@ -204,8 +207,9 @@ vkn_status run_one_hot(op_ctx *oc)
         for (int64_t i = 0; s == VKN_OK && i < ids.numel; i++) K = h[i] + 1 > K ? h[i] + 1 : K;
         free(h);
         VKN_TRY(s);
-        if (K < 1) return oc_usage(oc, "one_hot: every id is negative; give --classes");
+        if (K < 1) K = 1;   /* every id negative: the check below names the first */
     }
+    VKN_TRY(oc_check_ids(oc, "ids", K, arg_given(oc->args, "classes") ? "--classes" : "--classes not given: max id + 1"));
     int64_t ys[2] = {ids.shape[0], K};
     VKN_TRY(oc_output(oc, "y", VKN_F32, 2, ys, &y));
     VKN_TRY(vkn_op_one_hot(oc->cmd, &ids, &y));

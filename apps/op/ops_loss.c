@@ -23,6 +23,9 @@ vkn_status run_softmax_ce(op_ctx *oc)
     VKN_TRY(oc_input(oc, "x", VKN_F32, 2, 2, &x));
     VKN_TRY(oc_input(oc, "labels", VKN_I32, 1, 1, &labels));
     VKN_TRY(oc_expect_shape(oc, "labels", &labels, 1, x.shape, "one label per row of x"));
+    char why[160], s[128];
+    snprintf(why, sizeof why, "the classes: columns of x %s", oc_shape(&x, s, sizeof s));
+    VKN_TRY(oc_check_ids(oc, "labels", x.shape[1], why));
     int64_t one = 1;
     VKN_TRY(oc_output(oc, "loss", VKN_F32, 1, &one, &loss));
     oc_output_fshape(oc, &loss, 0, NULL);

@@ -120,6 +120,27 @@ vkn_status oc_expect_numel(op_ctx *oc, const char *name, const vkn_tensor *t, in
                           (long long)numel, why);
 }
 
+vkn_status oc_check_ids(op_ctx *oc, const char *name, int64_t limit, const char *why)
+{
+    const vkn_io_tensor_info *ti = vkn_io_safetensors_lookup(oc->in, name);
+    if (!ti) return vkn_status_set(VKN_ERR_FORMAT, "%s: no tensor '%s' in %s", oc->def->name, name, oc->in_path);
+    int32_t *h = malloc((size_t)(ti->numel ? ti->numel : 1) * sizeof *h);
+    if (!h) return vkn_status_set(VKN_ERR_HOST_OOM, "%s: tensor '%s'", oc->def->name, name);
+    vkn_status s = vkn_io_safetensors_read(oc->in, name, VKN_IO_I32, -1, NULL, h);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; s == VKN_OK && i < (int64_t)ti->numel; i++)
+        if (h[i] < 0 || h[i] >= limit) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    if (s == VKN_OK && bad)
+        s = vkn_status_set(VKN_ERR_ARG, "%s: tensor '%s' in %s: element %lld is %d, outside the valid range 0..%lld (%s; "
+                           "%lld of %lld out of range)", oc->def->name, name, oc->in_path, (long long)first, h[first],
+                           (long long)limit - 1, why, (long long)bad, (long long)ti->numel);
+    free(h);
+    return s;
+}
+
 vkn_status oc_output_tensor(op_ctx *oc, const char *name, const vkn_tensor *t, int fndim, const int64_t *fshape)
 {
     if (oc->nout >= OP_MAX_OUT) return vkn_status_set(VKN_ERR_ARG, "%s: more than %d outputs", oc->def->name, OP_MAX_OUT);

@@ -129,6 +129,14 @@ int vkn_graph_add_op(vkn_graph *g, const vkn_gop_type *type, const vkn_val *in, 
 const vkn_tensor *vkn_graph_tensor(const vkn_graph *g, vkn_val v);
 /* The per-step scalar tensor of the graph (see step.h). */
 const vkn_tensor *vkn_graph_step_tensor(const vkn_graph *g);
+/* Ids and labels (src/graph/ids.c). An op that indexes with the I32 value ids (embedding rows,
+ * classes, contexts) requires every element in 0..limit-1. Where ids is a host-written input, each
+ * vkn_graph_submit/run scans the batch first and refuses the step (VKN_ERR_ARG naming the input,
+ * the element, its value, the range and op; nothing runs). Where an op of the graph makes ids, that
+ * op must have declared the range it writes (vkn_graph_set_id_range: device RNG labels, argmax are
+ * in range by construction), compared here at build time; an undeclared producer is an error. */
+void vkn_graph_require_ids(vkn_graph *g, vkn_val ids, int64_t limit, const char *op);
+void vkn_graph_set_id_range(vkn_graph *g, vkn_val v, int64_t limit);
 /* Remember an error (returns it). */
 vkn_status vkn_graph_fail(vkn_graph *g, vkn_status s);
 /* Accumulate: dst_grad += contribution, as a new value (used by backward rules). */

@@ -114,7 +114,9 @@ vkn_status vkn_op_conv2d_backward(vkn_cmd *c, const vkn_tensor *x, const vkn_ten
 
 /* Transposed convolution (PyTorch's ConvTranspose2d): x [N,Cin,H,W], w [Cin,Cout,kh,kw], bias [Cout] or
  * NULL, y [N,Cout,Ho,Wo] with Ho = (H-1) sh - 2 ph + kh (+ an output padding below sh: any Ho whose
- * window output is H). y = col2im(W^T x) (+ bias fused): swap01 + GEMM + col2im, 3 dispatches. */
+ * window output is H). y = col2im(W^T x) (+ bias fused): swap01 + GEMM + col2im, 3 dispatches.
+ * The workspace size does not depend on the output padding (valid also where only an output padding
+ * makes the output non-empty). */
 int64_t vkn_conv_transpose2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
 vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
                                    const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);

@@ -13,7 +13,8 @@ uint flat_group_id() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGro
 
 float apply_act(uint act, float v, float alpha)
 {
-    if (act == ACT_RELU) return max(v, 0.0);
+    // max(NaN, 0) is undefined in SPIR-V (0 on some drivers): a NaN must reach the NaN guard, as in PyTorch
+    if (act == ACT_RELU) return isnan(v) ? v : max(v, 0.0);
     if (act == ACT_LEAKY_RELU) return v > 0.0 ? v : alpha * v;
     if (act == ACT_TANH) {
         // tanh through exp of a negative argument: no overflow for large |v|

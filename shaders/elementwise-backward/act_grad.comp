@@ -15,7 +15,8 @@ layout(push_constant) uniform P { uint n; float alpha; } p;
 
 vec4 grad(vec4 v, vec4 g)
 {
-    if (ACT == ACT_RELU) return mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
+    // PyTorch's rule: 0 where v <= 0, else dy (so a NaN v passes dy; the forward's NaN is reported)
+    if (ACT == ACT_RELU) return mix(g, vec4(0.0), lessThanEqual(v, vec4(0.0)));
     if (ACT == ACT_LEAKY_RELU) return mix(p.alpha * g, g, greaterThan(v, vec4(0.0)));
     if (ACT == ACT_TANH) return g * (1.0 - v * v);
     if (ACT == ACT_SIGMOID) return g * v * (1.0 - v);

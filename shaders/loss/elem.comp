@@ -31,11 +31,12 @@ void loss_grad(vec4 x, vec4 t, out vec4 l, out vec4 g)
         vec4 s = mix(e / (1.0 + e), 1.0 / (1.0 + e), greaterThanEqual(x, vec4(0.0)));   // sigmoid(x)
         g = s - t;
     } else if (KIND == 1u) {
-        l = max(1.0 - x, 0.0);
-        g = mix(vec4(0.0), vec4(-1.0), lessThan(x, vec4(1.0)));
+        // relu(1 - x) keeping a NaN (max(NaN, 0) is undefined); relu' as PyTorch: 0 where 1 - x <= 0
+        l = mix(max(1.0 - x, 0.0), x, isnan(x));
+        g = mix(vec4(-1.0), vec4(0.0), greaterThanEqual(x, vec4(1.0)));
     } else if (KIND == 2u) {
-        l = max(1.0 + x, 0.0);
-        g = mix(vec4(0.0), vec4(1.0), greaterThan(x, vec4(-1.0)));
+        l = mix(max(1.0 + x, 0.0), x, isnan(x));
+        g = mix(vec4(1.0), vec4(0.0), lessThanEqual(x, vec4(-1.0)));
     } else if (KIND == 3u) {
         l = -x;
         g = vec4(-1.0);

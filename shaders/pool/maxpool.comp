@@ -29,7 +29,7 @@ float pool(uint o, out int arg)
             if (w < 0 || w >= int(IW)) continue;
             int a = h * int(IW) + w;
             float v = texelFetch(X1, int(xb) + a).x;
-            if (arg < 0 || v > m) { m = v; arg = a; }
+            if (arg < 0 || v > m || isnan(v)) { m = v; arg = a; }   // a NaN wins, as in PyTorch
         }
     }
     return m;

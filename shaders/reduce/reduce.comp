@@ -42,7 +42,7 @@ void main()
             [[unroll]] for (int d = 3; d >= 0; d--) { off += (q % p.rshape[d]) * p.rstride[d]; q /= p.rshape[d]; }
         }
         float v = texelFetch(X, int(off)).x;
-        if (OP == 2u) acc = max(acc, v);
+        if (OP == 2u) acc = v > acc || isnan(v) ? v : acc;   // a NaN wins (max() would drop it)
         else { float yv = v - comp; float s = acc + yv; comp = (s - acc) - yv; acc = s; }
     }
     y[t] = OP == 2u ? acc : acc * p.scale;

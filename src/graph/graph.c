@@ -39,6 +39,7 @@ void vkn_graph_destroy(vkn_graph *g)
     vkn_arena_destroy(g->host_arena);
     free(g->vals);
     free(g->ops);
+    free(g->id_checks);
     free(g);
 }
 

@@ -47,7 +47,15 @@ typedef struct gval {
     uint64_t offset;      /* planned offset in the activation block */
     vkn_tensor t;         /* bound at compile */
     float *host;          /* reference execution */
+    int64_t id_limit;     /* I32 values made by an op: it writes ids in 0..id_limit-1 (0: not declared; ids.c) */
 } gval;
+
+/* An op's ids that a host-written input supplies: checked before every submit (ids.c) */
+typedef struct graph_id_check {
+    vkn_val input;
+    int64_t limit;
+    char op[48];
+} graph_id_check;
 
 struct vkn_graph {
     char name[64];
@@ -72,6 +80,8 @@ struct vkn_graph {
     int check_pending;      /* a submitted step awaits its check */
     float check_atol, check_rtol;
     struct graph_check *chk;  /* check.c: snapshots and buffers, NULL when off */
+    graph_id_check *id_checks;
+    int nid_checks, cap_id_checks;
 };
 
 /* op types of ops_basic.c used by the autodiff itself */
@@ -90,6 +100,9 @@ vkn_status vkn_graph_check_before_submit(vkn_graph *g);
 vkn_status vkn_graph_check_after_wait(vkn_graph *g);
 vkn_status vkn_graph_check_result(const vkn_graph *g);
 void vkn_graph_check_destroy(vkn_graph *g);
+
+/* Every host-written id input in its readers' ranges (ids.c): VKN_ERR_ARG naming the first bad element. */
+vkn_status vkn_graph_check_input_ids(const vkn_graph *g);
 
 static inline gval *G(const vkn_graph *g, vkn_val v) { return &g->vals[v]; }
 

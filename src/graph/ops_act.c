@@ -20,7 +20,7 @@ static vkn_status act_grad_ref(vkn_graph *g, const vkn_gop *op, float *const *in
     for (int64_t i = 0; i < vkn_graph_numel(g, op->out[0]); i++) {
         double v = in[0][i], d;
         switch (a->act) {
-        case VKN_ACT_RELU: d = v > 0 ? 1 : 0; break;
+        case VKN_ACT_RELU: d = v <= 0 ? 0 : 1; break;   /* a NaN v passes dy (PyTorch) */
         case VKN_ACT_LEAKY_RELU: d = v > 0 ? 1 : a->alpha; break;
         case VKN_ACT_TANH: d = 1 - v * v; break;
         case VKN_ACT_SIGMOID: d = v * (1 - v); break;

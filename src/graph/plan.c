@@ -209,6 +209,7 @@ void *vkn_graph_input_ptr(vkn_graph *g, vkn_val v)
 static vkn_status submit(vkn_graph *g, vkn_graph *prev)
 {
     if (!g->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: not compiled", g->name);
+    VKN_TRY(vkn_graph_check_input_ids(g));
     if (g->chk) {
         VKN_TRY(vkn_graph_wait(g));
         VKN_TRY(vkn_graph_check_before_submit(g));

@@ -318,6 +318,7 @@ vkn_val vkn_nn_embedding(vkn_nn *m, const char *name, vkn_val ids, int num, int 
     int64_t ys[2] = {a.N, dim};
     vkn_val y = vkn_graph_value(g, name, VKN_F32, 2, ys);
     vkn_val in[2] = {table, ids};
+    vkn_graph_require_ids(g, ids, num, name);
     vkn_graph_add_op(g, &gop_embed, in, 2, &y, 1, &a, sizeof a, NULL, name);
     return y;
 }
@@ -341,6 +342,7 @@ vkn_val vkn_nn_one_hot(vkn_nn *m, vkn_val ids, int k)
     if (vkn_graph_status(g) != VKN_OK) return VKN_NONE;
     int64_t ys[2] = {vkn_graph_dim(g, ids, 0), k};
     vkn_val y = vkn_graph_value(g, "one_hot", VKN_F32, 2, ys);
+    vkn_graph_require_ids(g, ids, k, "one-hot");
     vkn_graph_add_op(g, &gop_onehot, &ids, 1, &y, 1, NULL, 0, NULL, "one-hot");
     return y;
 }

@@ -143,7 +143,10 @@ vkn_val vkn_nn_norm(vkn_nn *m, const char *name, vkn_val x, vkn_val ctx, const v
     vkn_val in[VKN_GOP_MAX_IN];
     int nin = 0;
     in[nin++] = x;
-    if (needs_ctx) in[nin++] = ctx;
+    if (needs_ctx) {
+        in[nin++] = ctx;
+        vkn_graph_require_ids(g, ctx, o->contexts, name);
+    }
     vkn_norm_slot slots[VKN_NORM_MAX_SLOTS];
     int nsl = 0;
     vkn_norm_slots(o, slots, &nsl);

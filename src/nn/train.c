@@ -64,6 +64,7 @@ vkn_val vkn_nn_softmax_ce(vkn_nn *m, vkn_val logits, vkn_val labels, float smoot
         return VKN_NONE;
     }
     loss_attr a = {.smoothing = smoothing, .ce = 1};
+    vkn_graph_require_ids(m->g, labels, vkn_graph_dim(m->g, logits, 1), "softmax-ce");
     return add_loss(m, &a, logits, labels);
 }
 
@@ -88,6 +89,7 @@ vkn_val vkn_nn_argmax(vkn_nn *m, vkn_val x)
     int64_t n = vkn_graph_dim(g, x, 0);
     vkn_val y = vkn_graph_value(g, "argmax", VKN_I32, 1, &n);
     vkn_graph_add_op(g, &gop_argmax, &x, 1, &y, 1, NULL, 0, NULL, "argmax");
+    vkn_graph_set_id_range(g, y, vkn_graph_dim(g, x, 1));
     return y;
 }
 
@@ -133,6 +135,7 @@ vkn_val vkn_nn_rand_labels(vkn_nn *m, int64_t n, int k, uint32_t stream)
     vkn_val y = vkn_graph_value(m->g, "rand_labels", VKN_I32, 1, &n);
     rand_attr a = {.seed = m->seed, .stream = stream, .labels = 1, .k = k};
     vkn_graph_add_op(m->g, &gop_rand, NULL, 0, &y, 1, &a, sizeof a, NULL, "rand-labels");
+    vkn_graph_set_id_range(m->g, y, k);   /* the draws lie in 0..k-1 by construction */
     return y;
 }
 

@@ -46,7 +46,7 @@ vkn_status vkn_op_axpy(vkn_cmd *c, float alpha, const vkn_tensor *x, const vkn_t
 double vkn_ref_act_d(vkn_act act, double alpha, double v)
 {
     switch (act) {
-    case VKN_ACT_RELU: return v > 0 ? v : 0;
+    case VKN_ACT_RELU: return v > 0 || isnan(v) ? v : 0;
     case VKN_ACT_LEAKY_RELU: return v > 0 ? v : alpha * v;
     case VKN_ACT_TANH: return tanh(v);
     case VKN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
@@ -59,7 +59,7 @@ void vkn_ref_act_grad(vkn_act act, double alpha, const double *v, const double *
     for (int64_t i = 0; i < n; i++) {
         double g = dy[i], u = v[i];
         switch (act) {
-        case VKN_ACT_RELU: dx[i] = u > 0 ? g : 0; break;
+        case VKN_ACT_RELU: dx[i] = u <= 0 ? 0 : g; break;   /* PyTorch: a NaN u passes g */
         case VKN_ACT_LEAKY_RELU: dx[i] = u > 0 ? g : alpha * g; break;
         case VKN_ACT_TANH: dx[i] = g * (1 - u * u); break;
         case VKN_ACT_SIGMOID: dx[i] = g * u * (1 - u); break;

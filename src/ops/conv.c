@@ -381,13 +381,14 @@ static int convt_dims_of(int N, int Cin, int H, int W, int Cout, int Ho, int Wo,
     return 1;
 }
 
-static int convt_default_out(int H, int W, const vkn_window2d *win, int *Ho, int *Wo)
+/* Ho = (H-1) sh - 2 ph + kh without an output padding (may be < 1); 0 for an invalid window */
+static int convt_default_out_raw(int H, int W, const vkn_window2d *win, int *Ho, int *Wo)
 {
     win_n w;
-    if (!win_norm(win, &w)) return 0;
+    if (!win_norm(win, &w) || H < 1 || W < 1) return 0;
     *Ho = (H - 1) * (int)w.sh - 2 * (int)w.ph + (int)w.kh;
     *Wo = (W - 1) * (int)w.sw - 2 * (int)w.pw + (int)w.kw;
-    return *Ho > 0 && *Wo > 0;
+    return 1;
 }
 
 /* col (dcol) [Cout*kh*kw, L] + X' (dX') [Cin, L]: an output padding does not change it */
@@ -413,8 +414,14 @@ int64_t vkn_conv_transpose2d_workspace_size(int N, int Cin, int H, int W, int Co
 {
     int Ho, Wo;
     convt_dims d;
-    /* the default Ho, Wo: an output padding changes neither slice */
-    if (!convt_default_out(H, W, win, &Ho, &Wo) || !convt_dims_of(N, Cin, H, W, Cout, Ho, Wo, win, &d)) return 0;
+    /* No slice depends on Ho, Wo, so any valid output size will do. The default one may be empty
+     * (x [1,4,1,1], 5x5 kernel, stride 3, padding 3: Wo = -1) where an output padding below the
+     * stride makes a valid op (Wo = 1 with output padding 2): take the smallest such size. */
+    if (!win || !convt_default_out_raw(H, W, win, &Ho, &Wo)) return 0;
+    int sh = win->sh > 0 ? win->sh : 1, sw = win->sw > 0 ? win->sw : 1;
+    if (Ho < 1 && Ho + sh - 1 >= 1) Ho = 1;
+    if (Wo < 1 && Wo + sw - 1 >= 1) Wo = 1;
+    if (!convt_dims_of(N, Cin, H, W, Cout, Ho, Wo, win, &d)) return 0;
     return convt_ws_base(&d) + ws_round(convt_fwd_partials(&d));
 }
 

@@ -97,7 +97,7 @@ vkn_status vkn_op_binary(vkn_cmd *c, vkn_binary op, const vkn_tensor *a, const v
 double vkn_ref_act(vkn_act act, float alpha, double v)
 {
     switch (act) {
-    case VKN_ACT_RELU: return v > 0 ? v : 0;
+    case VKN_ACT_RELU: return v > 0 || isnan(v) ? v : 0;   /* a NaN stays NaN (PyTorch) */
     case VKN_ACT_LEAKY_RELU: return v > 0 ? v : alpha * v;
     case VKN_ACT_TANH: return tanh(v);
     case VKN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));

@@ -168,8 +168,9 @@ double vkn_ref_loss1(vkn_loss_kind kind, double x, double t, double *grad)
         g = (x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - t;
         break;
     }
-    case VKN_LOSS_HINGE_REAL: l = 1 - x > 0 ? 1 - x : 0; g = x < 1 ? -1 : 0; break;
-    case VKN_LOSS_HINGE_FAKE: l = 1 + x > 0 ? 1 + x : 0; g = x > -1 ? 1 : 0; break;
+    /* relu keeps a NaN; relu' is 0 where its argument is <= 0 (PyTorch), so a NaN x passes the gradient */
+    case VKN_LOSS_HINGE_REAL: l = isnan(x) ? x : 1 - x > 0 ? 1 - x : 0; g = x >= 1 ? 0 : -1; break;
+    case VKN_LOSS_HINGE_FAKE: l = isnan(x) ? x : 1 + x > 0 ? 1 + x : 0; g = x <= -1 ? 0 : 1; break;
     case VKN_LOSS_HINGE_GEN: l = -x; g = -1; break;
     default: l = (x - t) * (x - t); g = 2 * (x - t); break;
     }

@@ -5,6 +5,8 @@
 #include "ops/ref_nn.h"
 #include "ops/window2d.h"
 
+#include <math.h>
+
 #include <string.h>
 
 typedef struct pool_pc { uint32_t n; float scale; uint32_t spec[5]; } pool_pc;   /* push: n, scale */
@@ -115,7 +117,7 @@ void vkn_ref_maxpool2d(const vkn_window2d *win, int planes, int H, int W, const 
                         int h = oh * r.sh - r.ph + i, w = ow * r.sw - r.pw + j;
                         if (h < 0 || h >= H || w < 0 || w >= W) continue;
                         double v = x[(pl * H + h) * W + w];
-                        if (arg < 0 || v > m) { m = v; arg = h * W + w; }
+                        if (arg < 0 || v > m || isnan(v)) { m = v; arg = h * W + w; }
                     }
                 int64_t o = (pl * r.Ho + oh) * r.Wo + ow;
                 y[o] = m;

@@ -116,7 +116,7 @@ void vkn_ref_reduce(vkn_reduce op, const float *x, int ndim, const int64_t *shap
                 for (int64_t i3 = 0; i3 < s[3]; i3++, idx++) {
                     int64_t o = i0 * ko[0] + i1 * ko[1] + i2 * ko[2] + i3 * ko[3];
                     double v = x[idx];
-                    if (op == VKN_REDUCE_MAX) { if (v > sum[o]) sum[o] = v; }
+                    if (op == VKN_REDUCE_MAX) { if (v > sum[o] || isnan(v)) sum[o] = v; }
                     else sum[o] += v;
                 }
     for (int64_t o = 0; o < nout; o++) y[o] = (float)(op == VKN_REDUCE_MEAN ? sum[o] / (double)nred : sum[o]);

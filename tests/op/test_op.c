@@ -399,6 +399,123 @@ static void t_embed_concat(void **state)
     free(w); free(dy); free(wd); free(dyd); free(a); free(b); free(cdy); free(ad); free(bd); free(cdyd);
 }
 
+/* ---- issue 14: ids out of range, NaN through relu, output padding deciding the size ---- */
+
+static int file_exists(const char *name)
+{
+    FILE *f = fopen(path_of(name), "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* An id or label outside its range is exit 1 naming the tensor, the element, its value and the range;
+ * nothing is written (the kernels would give a zero row or a NaN loss). */
+static void t_ids_range(void **state)
+{
+    (void)state;
+    const int K = 5, D = 3, N = 4;
+    float *w = rnd(K * D, -1, 1), *x = rnd(N * K, -1, 1);
+    int32_t hi[4] = {3, 0, 5, 4}, neg[4] = {3, -1, 0, 7};
+    tin a[] = {{"w", VKN_IO_F32, 2, {K, D}, w}, {"ids", VKN_IO_I32, 1, {N}, hi}};
+    write_in("ids_hi.st", a, 2);
+    expect_fail(1, "'ids'", "element 2 is 5, outside the valid range 0..4", "embedding --in ids_hi.st --out ids_o1.st");
+    assert_false(file_exists("ids_o1.st"));
+    tin b[] = {{"w", VKN_IO_F32, 2, {K, D}, w}, {"ids", VKN_IO_I32, 1, {N}, neg}};
+    write_in("ids_neg.st", b, 2);
+    expect_fail(1, "element 1 is -1, outside the valid range 0..4", "2 of 4 out of range",
+                "embedding --in ids_neg.st --out ids_o2.st");
+    /* one_hot: a negative id (K from max id + 1), and ids past --classes */
+    expect_fail(1, "element 1 is -1, outside the valid range 0..7", NULL, "one_hot --in ids_neg.st --out ids_o3.st");
+    expect_fail(1, "element 0 is 3, outside the valid range 0..2", "--classes",
+                "one_hot --classes 3 --in ids_neg.st --out ids_o3.st");
+    assert_false(file_exists("ids_o3.st"));
+    /* softmax_ce: labels in 0..K-1 of x's K columns */
+    tin c[] = {{"x", VKN_IO_F32, 2, {N, K}, x}, {"labels", VKN_IO_I32, 1, {N}, hi}};
+    write_in("lab_hi.st", c, 2);
+    expect_fail(1, "'labels'", "element 2 is 5, outside the valid range 0..4", "softmax_ce --in lab_hi.st --out lab_o.st");
+    tin d[] = {{"x", VKN_IO_F32, 2, {N, K}, x}, {"labels", VKN_IO_I32, 1, {N}, neg}};
+    write_in("lab_neg.st", d, 2);
+    expect_fail(1, "element 1 is -1", "0..4", "softmax_ce --in lab_neg.st --out lab_o.st");
+    assert_false(file_exists("lab_o.st"));
+    /* the edges are fine: 0 and K-1 */
+    int32_t edge[4] = {0, 4, 4, 0};
+    tin e[] = {{"x", VKN_IO_F32, 2, {N, K}, x}, {"labels", VKN_IO_I32, 1, {N}, edge}};
+    write_in("lab_edge.st", e, 2);
+    run_ok("softmax_ce --in lab_edge.st --out lab_edge_o.st");
+    free(w); free(x);
+}
+
+static void with_path(const char *path)
+{
+    if (path) setenv("VKN_PATH", path, 1);
+    else unsetenv("VKN_PATH");
+}
+
+/* relu of NaN is NaN (PyTorch), its gradient dy (PyTorch's rule: 0 only where x <= 0); leaky_relu's
+ * alpha dy; the hinge losses keep a NaN; both kernel families */
+static void t_nan(void **state)
+{
+    (void)state;
+    const int64_t n = 9;
+    float x[9] = {NAN, -1, 2, NAN, 0, 3, -2, NAN, 1}, dy[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    tin in[] = {{"x", VKN_IO_F32, 1, {n}, x}, {"dy", VKN_IO_F32, 1, {n}, dy}};
+    write_in("nan.st", in, 2);
+    const char *paths[] = {"cpu", "gpu"};
+    for (int p = 0; p < 2; p++) {
+        with_path(paths[p]);
+        run_ok("relu --in nan.st --out nan_relu.st");
+        float *y = read_out("nan_relu.st", "y", 1, &n), *dx = read_out("nan_relu.st", "dx", 1, &n);
+        for (int i = 0; i < n; i++) {
+            if (isnan(x[i])) {
+                if (!isnan(y[i]) || dx[i] != dy[i]) fail_msg("%s relu(NaN) element %d: y %g dx %g", paths[p], i, y[i], dx[i]);
+            } else if (y[i] != (x[i] > 0 ? x[i] : 0) || dx[i] != (x[i] > 0 ? dy[i] : 0)) {
+                fail_msg("%s relu element %d: y %g dx %g", paths[p], i, y[i], dx[i]);
+            }
+        }
+        free(y); free(dx);
+        run_ok("leaky_relu --alpha 0.25 --in nan.st --out nan_lrelu.st");
+        y = read_out("nan_lrelu.st", "y", 1, &n);
+        dx = read_out("nan_lrelu.st", "dx", 1, &n);
+        if (!isnan(y[0]) || dx[0] != 0.25f * dy[0]) fail_msg("%s leaky_relu(NaN): y %g dx %g", paths[p], y[0], dx[0]);
+        free(y); free(dx);
+        run_ok("hinge_real --in nan.st --out nan_hinge.st");
+        float *l = read_out("nan_hinge.st", "loss", 0, NULL);
+        if (!isnan(l[0])) fail_msg("%s hinge_real with a NaN: loss %g", paths[p], l[0]);
+        free(l);
+    }
+    with_path(NULL);
+}
+
+/* conv_transpose2d whose output exists only through the output padding (issue 14 item 5), both paths */
+static void t_convt_output_padding(void **state)
+{
+    (void)state;
+    const int N = 1, Cin = 4, H = 1, W = 1, Cout = 4, kh = 5, kw = 5, Ho = 5, Wo = 1;
+    vkn_window2d win = {.kh = kh, .kw = kw, .sh = 1, .sw = 3, .ph = 0, .pw = 3};
+    int64_t nx = N * Cin * H * W, nw = Cin * Cout * kh * kw, ny = (int64_t)N * Cout * Ho * Wo;
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -0.5, 0.5), *b = rnd(Cout, -1, 1), *dy = rnd(ny, -1, 1);
+    tin in[] = {{"x", VKN_IO_F32, 4, {N, Cin, H, W}, x}, {"w", VKN_IO_F32, 4, {Cin, Cout, kh, kw}, w},
+                {"b", VKN_IO_F32, 1, {Cout}, b}, {"dy", VKN_IO_F32, 4, {N, Cout, Ho, Wo}, dy}};
+    write_in("convt_op.st", in, 4);
+    double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, Cout), *dyd = to_d(dy, ny);
+    double *y = malloc(sizeof(double) * ny), *dx = malloc(sizeof(double) * nx), *dw = malloc(sizeof(double) * nw);
+    double db[4];
+    vkn_ref_conv_transpose2d(&win, N, Cin, H, W, Cout, Ho, Wo, xd, wd, bd, y);
+    vkn_ref_conv_transpose2d_backward(&win, N, Cin, H, W, Cout, Ho, Wo, xd, wd, dyd, dx, dw, db);
+    int64_t sy[4] = {N, Cout, Ho, Wo}, sx[4] = {N, Cin, H, W}, sw[4] = {Cin, Cout, kh, kw}, sb[1] = {Cout};
+    const char *paths[] = {"cpu", "gpu"};
+    for (int p = 0; p < 2; p++) {
+        with_path(paths[p]);
+        run_ok("conv_transpose2d --in convt_op.st --out convt_op_out.st --stride 1,3 --pad 0,3 --output-padding 0,2");
+        check_out_d("convt_op_out.st", "y", 4, sy, y, ny, 1e-5);
+        check_out_d("convt_op_out.st", "dx", 4, sx, dx, nx, 1e-5);
+        check_out_d("convt_op_out.st", "dw", 4, sw, dw, nw, 1e-5);
+        check_out_d("convt_op_out.st", "db", 1, sb, db, Cout, 1e-5);
+    }
+    with_path(NULL);
+    free(x); free(w); free(b); free(dy); free(xd); free(wd); free(bd); free(dyd); free(y); free(dx); free(dw);
+}
+
 static void t_losses(void **state)
 {
     (void)state;
@@ -584,7 +701,8 @@ int main(void)
         cmocka_unit_test(t_unary),  cmocka_unit_test(t_binary),         cmocka_unit_test(t_reduce),
         cmocka_unit_test(t_gemm),   cmocka_unit_test(t_conv),           cmocka_unit_test(t_conv_transpose),
         cmocka_unit_test(t_pool),   cmocka_unit_test(t_embed_concat),   cmocka_unit_test(t_losses),
-        cmocka_unit_test(t_norm),   cmocka_unit_test(t_errors),
+        cmocka_unit_test(t_norm),   cmocka_unit_test(t_errors),         cmocka_unit_test(t_ids_range),
+        cmocka_unit_test(t_nan),    cmocka_unit_test(t_convt_output_padding),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

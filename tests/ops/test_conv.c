@@ -41,11 +41,15 @@ static const tshape convt_shapes[] = {
     {"k3s2p1 on 5x7 + output padding", 2, 3, 5, 7, 2, 10, 14, {3, 3, 2, 2, 1, 1}},
     {"1x1 spatial k3", 3, 4, 1, 1, 3, 0, 0, {3, 3, 1, 1, 0, 0}},
     {"1x1 spatial k1", 2, 3, 1, 1, 5, 0, 0, {1, 1, 1, 1, 0, 0}},
+    /* the output padding decides the size: the default Wo is -1 (issue 14 item 5) or 0 */
+    {"1x1 k5 s(1,3) p(0,3) op(0,2): Wo -1 -> 1", 1, 4, 1, 1, 4, 5, 1, {5, 5, 1, 3, 0, 3}},
+    {"2x1 k(3,2) s(2,3) p1 op(1,2): Wo 0 -> 2", 2, 3, 2, 1, 2, 4, 2, {3, 2, 2, 3, 1, 1}},
+    {"3x2 k3 s3 p2 op(2,1): 5x2 -> 7x3", 1, 5, 3, 2, 3, 7, 3, {3, 3, 3, 3, 2, 2}},
     /* dW split along L on the GPU path */
     {"convT 8->3 k4s2p1 16x16", 4, 8, 16, 16, 3, 0, 0, {4, 4, 2, 2, 1, 1}},
     {"convT 5->2 k3p1 19x23", 3, 5, 19, 23, 2, 0, 0, {3, 3, 1, 1, 1, 1}},
 };
-#define CONVT_SPLIT_FIRST 6
+#define CONVT_SPLIT_FIRST 9
 
 static void tdims(const tshape *s, int *Ho, int *Wo)
 {
@@ -222,7 +226,7 @@ static void test_conv_transpose2d(void **state)
 {
     (void)state;
     tu_seed(34);
-    for (size_t k = 0; k < sizeof convt_shapes / sizeof *convt_shapes; k++) run_convt(&convt_shapes[k], k != 5);
+    for (size_t k = 0; k < sizeof convt_shapes / sizeof *convt_shapes; k++) run_convt(&convt_shapes[k], k != 5 && k != 7);
 }
 
 /* ---- split-K dW ---- */
@@ -327,6 +331,8 @@ static void test_reference_fd(void **state)
     fd_one(1, 2, 3, 3, 4, 2, 5, 7, (vkn_window2d){3, 3, 2, 2, 1, 1});
     fd_one(1, 1, 2, 3, 3, 3, 6, 6, (vkn_window2d){4, 4, 2, 2, 1, 1});
     fd_one(1, 2, 2, 3, 3, 2, 6, 6, (vkn_window2d){3, 3, 2, 2, 1, 1});   /* output padding 1 */
+    fd_one(1, 1, 4, 1, 1, 2, 5, 1, (vkn_window2d){5, 5, 1, 3, 0, 3});   /* only the output padding: Wo -1 -> 1 */
+    fd_one(1, 2, 3, 2, 1, 2, 4, 2, (vkn_window2d){3, 2, 2, 3, 1, 1});   /* Wo 0 -> 2 */
 }
 
 static void test_errors(void **state)
@@ -344,6 +350,13 @@ static void test_errors(void **state)
     assert_int_equal(vkn_op_conv2d(tu_cmd, &x, &w2, NULL, &win, &y2, &ws), VKN_ERR_SHAPE); /* y's H */
     vkn_window2d big = {7, 7, 1, 1, 0, 0};
     assert_int_equal(vkn_conv2d_workspace_size(1, 2, 5, 5, 4, &big), 0);
+    /* transposed: empty even with the largest output padding (stride - 1) -> 0; one that an output
+     * padding rescues -> the same size as any other output size (no slice depends on it) */
+    vkn_window2d never = {2, 2, 1, 1, 1, 1}, rescued = {5, 5, 1, 3, 0, 3};
+    assert_int_equal(vkn_conv_transpose2d_workspace_size(1, 2, 1, 1, 2, &never), 0);
+    /* col [Kt = 4*5*5, L = 1] + X' [Cin = 4, L], each rounded to 64, + the forward GEMM's partials */
+    assert_int_equal(vkn_conv_transpose2d_workspace_size(1, 4, 1, 1, 4, &rescued),
+                     128 + 64 + (vkn_gemm_split_scratch_numel(100, 1, 4, 1) + 63) / 64 * 64);
     tu_run();
 }
 
