@@ -37,7 +37,8 @@ vkn_status vkn_op_loss(vkn_cmd *c, vkn_loss_kind kind, const vkn_tensor *x, cons
 /* Softmax cross-entropy over logits [N, K] with I32 labels [N] in [0, K) and label smoothing eps:
  * q = (1 - eps) onehot(label) + eps/K; l_row = logsumexp(x) - sum_k q_k x_k (stable: max subtracted);
  * loss[1] = scale * mean over rows; dlogits = scale/N * (softmax(x) - q). A label outside [0, K) makes
- * its row's loss and gradient NaN (the NaN guard catches it). opts->target is unused. */
+ * its row's loss and gradient NaN; vkn-op and training graphs refuse such labels before running
+ * (vkn_graph_require_ids in graph.h). opts->target is unused. */
 vkn_status vkn_op_softmax_ce(vkn_cmd *c, const vkn_tensor *logits, const vkn_tensor *labels, float smoothing,
                              const vkn_tensor *loss, const vkn_tensor *dlogits, const vkn_loss_opts *opts);
 

@@ -33,12 +33,12 @@ typedef enum vkn_bias { VKN_BIAS_NONE = 0, VKN_BIAS_COL, VKN_BIAS_ROW } vkn_bias
 vkn_status vkn_op_fill(vkn_cmd *c, const vkn_tensor *y, float value);
 /* y = x (same element count) */
 vkn_status vkn_op_copy(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *y);
-/* y = f(x); alpha is the leaky slope or the scale factor */
+/* y = f(x); alpha is the leaky slope or the scale factor. Every f keeps a NaN (relu(NaN) = NaN). */
 vkn_status vkn_op_unary(vkn_cmd *c, vkn_unary op, float alpha, const vkn_tensor *x, const vkn_tensor *y);
 /* y = a (op) b with NumPy broadcasting (shapes right-aligned; a dimension of 1 broadcasts) */
 vkn_status vkn_op_binary(vkn_cmd *c, vkn_binary op, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *y);
 /* y = reduce(x) over the axes whose bit is set in axes_mask (bit i = axis i of x); y holds the kept
- * axes (any shape with that element count: kept-dims or squeezed) */
+ * axes (any shape with that element count: kept-dims or squeezed). max: a NaN wins (as torch.amax). */
 vkn_status vkn_op_reduce(vkn_cmd *c, vkn_reduce op, const vkn_tensor *x, uint32_t axes_mask, const vkn_tensor *y);
 
 /* C = act(alpha * op(A) op(B) + beta * C + bias); A, B, C are 2-D (or 3-D: a batch of GEMMs). */
@@ -70,7 +70,8 @@ const char *vkn_reduce_name(vkn_reduce op);
 
 /* dx = dy * f'(.). v is the forward's input x for RELU and LEAKY_RELU (its output y works too when
  * alpha > 0: same sign), and the forward's OUTPUT y for TANH (1 - y^2) and SIGMOID (y (1 - y)).
- * f'(0) is taken as 0 for relu and alpha for leaky relu. dx may be dy (in place). */
+ * f'(0) is taken as 0 for relu and alpha for leaky relu; where v is NaN, relu passes dy and leaky relu
+ * gives alpha dy (PyTorch's rules; the forward's NaN is what the NaN guard reports). dx may be dy. */
 vkn_status vkn_op_act_grad(vkn_cmd *c, vkn_act act, float alpha, const vkn_tensor *v, const vkn_tensor *dy,
                            const vkn_tensor *dx);
 /* y += alpha * x (same element count) */
@@ -130,7 +131,7 @@ vkn_status vkn_op_conv_transpose2d_backward(vkn_cmd *c, const vkn_tensor *x, con
 
 /* Max pooling: x [N,C,H,W] -> y [N,C,Ho,Wo]; idx (I32, y's shape, may be NULL) receives the argmax as
  * h*W + w within the plane (the first maximum in window order; -1 if the window holds only padding,
- * where y is 0). Padding never wins. */
+ * where y is 0). Padding never wins; a NaN does (y NaN, idx the last NaN in window order, as PyTorch). */
 vkn_status vkn_op_maxpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y,
                             const vkn_tensor *idx);
 /* dx[n,c,h,w] = sum of dy over the windows whose argmax is (h,w) (gathered: deterministic). */
@@ -142,12 +143,13 @@ vkn_status vkn_op_avgpool2d_backward(vkn_cmd *c, const vkn_tensor *dy, const vkn
                                      const vkn_tensor *dx);
 
 /* Embedding: y[n, :] = table[ids[n], :]; table [K,D], ids I32 [N], y [N,D]. An id outside [0,K) gives
- * a zero row. */
+ * a zero row: a kernel cannot return an error, so callers check ids first (vkn-op does; a training
+ * graph checks them before every step, vkn_graph_require_ids in graph.h). */
 vkn_status vkn_op_embedding(vkn_cmd *c, const vkn_tensor *table, const vkn_tensor *ids, const vkn_tensor *y);
 /* dtable[k,d] = sum over n with ids[n] == k of dy[n,d] (each (k,d) loops over n: deterministic). */
 vkn_status vkn_op_embedding_backward(vkn_cmd *c, const vkn_tensor *ids, const vkn_tensor *dy,
                                      const vkn_tensor *dtable);
-/* y[n,k] = ids[n] == k ? 1 : 0; ids I32 [N], y [N,K]. */
+/* y[n,k] = ids[n] == k ? 1 : 0; ids I32 [N], y [N,K] (an id outside [0,K): a zero row; see embedding). */
 vkn_status vkn_op_one_hot(vkn_cmd *c, const vkn_tensor *ids, const vkn_tensor *y);
 /* Concatenation along axis 1 of row-flattened tensors: a is [N, A...], b [N, B...], y [N, ...] with
  * y's rows = a's row then b's row (so NCHW channel concatenation works when H, W agree). shape[0] is
