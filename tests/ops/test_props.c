@@ -5,12 +5,16 @@
  * alpha/beta, bias, activation, batches, split-K lengths), conv2d and conv_transpose2d (strides,
  * paddings, output paddings; vknorm has no dilation), max/avg pooling, embedding and one-hot,
  * concat/split, the losses, the optimizers; and NaN propagation through relu, the GEMM epilogue,
- * max, max pooling and the hinge losses. The suite runs it with VKN_PATH=cpu and VKN_PATH=gpu, so
+ * max, max pooling and the hinge losses. The backward rules the graph composes from these ops
+ * (binary with broadcasting: gradients summed over the broadcast axes; reductions; matmul; unary)
+ * run in random small graphs whose device gradients are checked against central finite differences
+ * of the reference-executed graph. The suite runs it with VKN_PATH=cpu and VKN_PATH=gpu, so
  * each kernel family (and each GEMM kernel) is covered.
  *
  * Reproduce a failure: every message names the seed and the case; VKN_PROPS_SEED=S reruns that
  * seed, VKN_PROPS_CASES=N scales the number of cases per family (default 1: CI size). */
 #include "nn_testutil.h"
+#include "../graph/graph_testutil.h"
 #include "ops/ref.h"
 #include "ops/ref_nn.h"
 #include "ops/ref_train.h"
@@ -580,6 +584,81 @@ static void test_optim(void **state)
     }
 }
 
+/* ---- backward rules in graphs: binary with broadcasting, unary, reduce, matmul ---- */
+
+static void test_graph_backward(void **state)
+{
+    (void)state;
+    static const vkn_unary acts[] = {VKN_UNARY_TANH, VKN_UNARY_SIGMOID, VKN_UNARY_SCALE};
+    for (int c = 0; c < ncases(8); c++) {
+        begin_case("graph_backward", c);
+        vkn_params *p;
+        vkn_graph *g;
+        assert_int_equal(vkn_params_create(tu_ctx, (uint64_t)c + 1, &p), VKN_OK);
+        assert_int_equal(vkn_graph_create(p, "props", &g), VKN_OK);
+        vkn_val y;
+        char what[160];
+        if (c & 1) {   /* matmul: op(A) [M,K] op(B) [K,N] with random transposes */
+            int M = ri(1, 6), N = ri(1, 6), K = ri(1, 7), ta = ri(0, 1), tb = ri(0, 1);
+            int64_t sa[2] = {ta ? K : M, ta ? M : K}, sb[2] = {tb ? N : K, tb ? K : N};
+            int pa = vkn_params_add(p, "a", 2, sa, VKN_INIT_UNIFORM, 1.0f, 0, 0);
+            int pb = vkn_params_add(p, "b", 2, sb, VKN_INIT_UNIFORM, 1.0f, 0, 0);
+            y = vkn_graph_matmul(g, vkn_graph_param(g, pa, 1), vkn_graph_param(g, pb, 1), ta, tb);
+            snprintf(what, sizeof what, "matmul M=%d N=%d K=%d tA=%d tB=%d", M, N, K, ta, tb);
+        } else {       /* a (op) b, both broadcasting into y's shape; div by exp(b) stays well conditioned */
+            vkn_binary op = (vkn_binary)ri(0, VKN_BINARY_COUNT_ - 1);
+            int nd = ri(1, 4);
+            int64_t sy[4], sa[4], sb[4];
+            for (int i = 0; i < nd; i++) {
+                sy[i] = ri(1, 4);
+                int which = ri(0, 2);
+                sa[i] = which == 1 ? 1 : sy[i];
+                sb[i] = which == 2 ? 1 : sy[i];
+            }
+            int ndb = ri(1, nd);   /* b of lower rank: its trailing dimensions */
+            int pa = vkn_params_add(p, "a", nd, sa, VKN_INIT_UNIFORM, 1.0f, 0, 0);
+            int pb = vkn_params_add(p, "b", ndb, sb + (nd - ndb), VKN_INIT_UNIFORM, 1.0f, 0, 0);
+            vkn_val b = vkn_graph_param(g, pb, 1);
+            if (op == VKN_BINARY_DIV) b = vkn_graph_unary(g, VKN_UNARY_EXP, 0, b);
+            y = vkn_graph_binary(g, op, vkn_graph_param(g, pa, 1), b);
+            snprintf(what, sizeof what, "%s a %dD b %dD", vkn_binary_name(op), nd, ndb);
+        }
+        vkn_unary act = acts[ri(0, 2)];
+        y = vkn_graph_unary(g, act, 0.75f, y);
+        int nd = vkn_graph_ndim(g, y);
+        vkn_reduce rop = ri(0, 1) ? VKN_REDUCE_SUM : VKN_REDUCE_MEAN;
+        vkn_val r = vkn_graph_reduce(g, rop, y, (uint32_t)ri(1, (1 << nd) - 1));
+        int64_t ts[4];
+        for (int i = 0; i < vkn_graph_ndim(g, r); i++) ts[i] = vkn_graph_dim(g, r, i);
+        vkn_val t = vkn_graph_input(g, "t", VKN_F32, vkn_graph_ndim(g, r), ts);
+        vkn_val loss = vkn_graph_mse(g, r, t);
+        vkn_graph_keep(g, loss);
+        assert_int_equal(vkn_graph_backward(g, loss), VKN_OK);
+        vkn_status st = vkn_graph_compile(g);
+        if (st != VKN_OK) fail_msg("%s", msg("%s: compile: %s", what, vkn_status_detail()));
+        tu_fill(vkn_graph_input_ptr(g, t), vkn_graph_numel(g, t), -1, 1);
+        /* the device gradient of every parameter against central differences of the reference-executed loss */
+        assert_int_equal(vkn_graph_run(g), VKN_OK);
+        float dev_loss, ref_loss;
+        assert_int_equal(vkn_graph_read(g, loss, &dev_loss), VKN_OK);
+        assert_int_equal(vkn_graph_reference(g, loss, &ref_loss), VKN_OK);
+        tu_assert_close(msg("%s, %s, %s: loss", what, vkn_unary_name(act), vkn_reduce_name(rop)), &dev_loss, &ref_loss,
+                        1, 1e-4, 1e-3);
+        for (int pi = 0; pi < vkn_params_count(p); pi++) {
+            int64_t n = vkn_params_grad(p, pi)->numel;
+            float *grad = tu_alloc(n), *fd = tu_alloc(n);
+            tu_download(vkn_params_grad(p, pi), grad);
+            gt_finite_diff(g, p, pi, loss, 1e-2, fd);
+            tu_assert_close(msg("%s, %s, %s: d loss / d %s (device vs finite differences)", what, vkn_unary_name(act),
+                                vkn_reduce_name(rop), vkn_params_name(p, pi)), grad, fd, n, 2e-3, 2e-2);
+            free(grad);
+            free(fd);
+        }
+        vkn_graph_destroy(g);
+        vkn_params_destroy(p);
+    }
+}
+
 /* ---- NaN propagation (issue 14 item 4): a NaN must reach the NaN guard ---- */
 
 static void test_nan(void **state)
@@ -668,7 +747,8 @@ int main(void)
         cmocka_unit_test(test_unary),  cmocka_unit_test(test_act_grad), cmocka_unit_test(test_binary),
         cmocka_unit_test(test_reduce), cmocka_unit_test(test_gemm),     cmocka_unit_test(test_conv),
         cmocka_unit_test(test_pool),   cmocka_unit_test(test_embed),    cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_losses), cmocka_unit_test(test_optim),    cmocka_unit_test(test_nan),
+        cmocka_unit_test(test_losses), cmocka_unit_test(test_optim),    cmocka_unit_test(test_graph_backward),
+        cmocka_unit_test(test_nan),
     };
     return TU_RUN(tests);
 }
