@@ -2,7 +2,9 @@
  * program (path in VKN_OP), reads its output file and compares with the plain-C references
  * (src/ops/ref.h, ref_nn.h, ref_train.h, vkn/norm_ref.h): one representative op of each family,
  * forward and backward, and norm layers with loaded and default parameters. Then bad arguments,
- * missing / corrupt files and wrong tensors: exit code (2 usage, 1 runtime) and message. The
+ * missing / corrupt files and wrong tensors: exit code (2 usage, 1 runtime) and message; ids and labels
+ * out of range (exit 1, nothing written), NaN through relu and the hinge loss, and a conv_transpose2d
+ * whose output exists only through its output padding, on both kernel families. The
  * validation layer is on (VKN_VALIDATE=1): vkn-op exits 1 on any validation message. */
 #include <math.h>
 #include <setjmp.h>
