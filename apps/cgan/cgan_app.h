@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runfolder.h"
 #include "viewer.h"
 #include "vkn/vkn.h"
 #include "vkn/data.h"
@@ -54,10 +55,20 @@ typedef struct cg_options {
     int width, height;
     int show_class;             /* --show-class K: start the window on one class (-1: all) */
     int interp_a, interp_b;     /* --interpolate A,B: start the window on an interpolation (-1: none) */
+    vkn_run_cli cli;            /* --resume, --overwrite, --override, the options given */
+    /* set by main before the worker starts: */
+    vkn_runopts opts;           /* every option, canonical (run.json; FIXED and FREE ones in checkpoints) */
+    int nchanges;               /* on --resume: the options that differ from the run's */
+    vkn_run_change changes[16];
+    const char *commit;         /* the build's commit (run.json) */
 } cg_options;
 
 /* Parse argv. Returns 0 to run, 1 after --help (exit 0), 2 on a bad option (message printed). */
 int cg_options_parse(cg_options *o, int argc, char **argv);
+/* Every option of o, canonical, with how it may change on --resume (the list --help shows). */
+void cg_options_describe(const cg_options *o, vkn_runopts *l);
+/* The run folder of o (patterns of the files vkn-cgan writes there). */
+vkn_run_folder cg_run_folder(const cg_options *o, const char *dir);
 
 const char *const *cg_class_names(const char *data);   /* 10 short names */
 const char *const *cg_class_abbrev(const char *data);  /* at most 4 characters (bar labels) */
@@ -164,6 +175,8 @@ typedef struct cg_result {
     cg_eval eval[CG_MAXRUNS];
     float clf_acc;                   /* classifier accuracy on the real test images */
     char dir[CG_MAXRUNS][1100];
+    int side_failures;               /* side outputs (PNG grids, log rows) that could not be written */
+    char side_first[600];            /* the first of them */
 } cg_result;
 
 /* Start the worker thread; the queues and mailbox are created here. window: post snapshots. */

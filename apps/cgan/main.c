@@ -10,9 +10,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vkn_app_version.h"
+
+#include "vkn_commit.h"
 
 #define DEFAULT_STEPS 1400
 
@@ -42,7 +45,16 @@ static void usage(FILE *f)
             "  --out DIR             run folder (default runs/cgan-DATA-gNORM-dNORM-sSEED): ckpt.safetensors,\n"
             "                        grid-STEP.png, grid-final.png, train.csv/.jsonl, metrics.csv/.jsonl; relative\n"
             "                        paths (the default too) are in the current directory\n"
-            "  --resume              continue the run in --out from its checkpoint (same losses as without a stop)\n"
+            "  --resume              continue the run in --out from its checkpoint (same losses as without a stop),\n"
+            "                        with the run's options (recorded in the checkpoint and DIR/run.json): the\n"
+            "                        model, data and training options above (--model ... --seed, --compare,\n"
+            "                        --eval-samples, --real-samples, --clf-steps) are taken from the run and a\n"
+            "                        different value is refused; free to change: --steps, --ckpt-every, --grid-every,\n"
+            "                        --eval-every (the run's values when not given) and the display options\n"
+            "  --override OPT        with --resume: allow a deliberate change of OPT (e.g. --override lr-g; repeatable;\n"
+            "                        recorded in DIR/run.json's history)\n"
+            "  --overwrite           replace the run in --out: its checkpoints, logs and images are deleted first.\n"
+            "                        Without --resume or --overwrite a folder that holds a run is refused\n"
             "  --ckpt-every N        checkpoint interval in steps (default 250; also at the end and on quit)\n"
             "  --grid-every N        PNG grid interval (default 100)\n"
             "  --eval-every N        metrics interval (default 250; also at the start and at the end)\n"
@@ -60,7 +72,10 @@ static void usage(FILE *f)
             "keys: space pause/resume, n single step, s save the grid as PNG, 0-9 show one class large,\n"
             "      i interpolate between two classes with fixed noise (0-9 then picks the target class),\n"
             "      left/right scrub the history of grids, End live, l log loss axis, q/Esc quit (checkpoint).\n"
-            "Closing the window or Ctrl-C also saves a checkpoint and exits.\n",
+            "Closing the window, Ctrl-C, SIGTERM or SIGHUP save a checkpoint at the next step and exit (a second\n"
+            "signal ends at once). Temporary files of interrupted writes in the run folder are removed at start.\n"
+            "exit status: 0 done (or quit from the window), 1 an error, 2 bad options or a refused run folder,\n"
+            "128+N stopped by signal N after writing the checkpoint (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n",
             vkn_norm_kind_list(), DEFAULT_STEPS);
 }
 
@@ -125,7 +140,8 @@ int cg_options_parse(cg_options *o, int argc, char **argv)
     static const char *const with_value[] = {"--model", "--data", "--norm-g", "--norm-d", "--loss", "--lr-g", "--lr-d",
                                              "--batch", "--seed", "--steps", "--out", "--ckpt-every", "--grid-every",
                                              "--eval-every", "--eval-samples", "--real-samples", "--clf-steps",
-                                             "--compare", "--screenshot", "--size", "--show-class", "--interpolate", NULL};
+                                             "--compare", "--screenshot", "--size", "--show-class", "--interpolate",
+                                             "--override", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         char name[64];
@@ -139,12 +155,17 @@ int cg_options_parse(cg_options *o, int argc, char **argv)
             else if (i + 1 < argc) v = argv[++i];
             else return bad("%s needs a value", name);
         } else if (eq) return bad("%s takes no value", name);
+        vkn_run_cli_given(&o->cli, name);
         long long n;
         if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
             usage(stdout);
             return 1;
         } else if (!strcmp(name, "--headless")) o->headless = true;
-        else if (!strcmp(name, "--resume")) o->resume = true;
+        else if (!strcmp(name, "--resume")) o->resume = o->cli.resume = true;
+        else if (!strcmp(name, "--overwrite")) o->cli.overwrite = true;
+        else if (!strcmp(name, "--override")) {
+            if (!vkn_run_cli_add_override(&o->cli, v)) return bad("--override: too many (at most 16)");
+        }
         else if (!strcmp(name, "--model")) {
             if (!strcmp(v, "small")) o->base = 0;
             else if (!strcmp(v, "base")) o->base = 1;
@@ -197,9 +218,11 @@ int cg_options_parse(cg_options *o, int argc, char **argv)
                 return bad("--interpolate: '%s' is not two different classes A,B in 0..9", v);
         } else
             return bad("unknown option '%s'; valid: --model --data --norm-g --norm-d --loss --lr-g --lr-d --batch --seed "
-                       "--steps --out --resume --ckpt-every --grid-every --eval-every --eval-samples --real-samples "
+                       "--steps --out --resume --override --overwrite --ckpt-every --grid-every --eval-every --eval-samples --real-samples "
                        "--clf-steps --compare --headless --screenshot --size --show-class --interpolate --help", a);
     }
+    if (o->cli.noverride && !o->resume) return bad("--override applies only with --resume (it allows a changed option of the run)");
+    if (o->resume && o->cli.overwrite) return bad("--resume and --overwrite contradict each other (continue the run, or replace it)");
     o->run_norm_g[0] = o->norm_g;
     if (compare) {
         char a[32], b[32];
@@ -223,11 +246,101 @@ int cg_options_parse(cg_options *o, int argc, char **argv)
     return 0;
 }
 
+void cg_options_describe(const cg_options *o, vkn_runopts *l)
+{
+    l->n = 0;
+    const vkn_runopt_kind F = VKN_RUNOPT_FIXED, R = VKN_RUNOPT_FREE, L = VKN_RUNOPT_LOCAL;
+    vkn_runopts_add(l, "--model", F, "%s", o->base ? "base" : "small");
+    vkn_runopts_add(l, "--data", F, "%s", o->data);
+    vkn_runopts_add(l, "--norm-g", F, "%s", vkn_norm_kind_name(o->norm_g));
+    vkn_runopts_add(l, "--norm-d", F, "%s", vkn_norm_kind_name(o->norm_d));
+    vkn_runopts_add(l, "--loss", F, "%s", o->loss == VKN_GAN_LOSS_HINGE ? "hinge" : "bce");
+    vkn_runopts_add(l, "--lr-g", F, "%.9g", o->lr_g);
+    vkn_runopts_add(l, "--lr-d", F, "%.9g", o->lr_d);
+    vkn_runopts_add(l, "--batch", F, "%d", o->batch);
+    vkn_runopts_add(l, "--seed", F, "%llu", (unsigned long long)o->seed);
+    if (o->nruns > 1)
+        vkn_runopts_add(l, "--compare", F, "%s,%s", vkn_norm_kind_name(o->run_norm_g[0]), vkn_norm_kind_name(o->run_norm_g[1]));
+    else vkn_runopts_add(l, "--compare", F, "%s", "");
+    vkn_runopts_add(l, "--eval-samples", F, "%d", o->eval_samples);
+    vkn_runopts_add(l, "--real-samples", F, "%d", o->real_samples);
+    vkn_runopts_add(l, "--clf-steps", F, "%d", o->clf_steps);
+    vkn_runopts_add(l, "--steps", R, "%lld", (long long)o->steps);
+    vkn_runopts_add(l, "--ckpt-every", R, "%d", o->ckpt_every);
+    vkn_runopts_add(l, "--grid-every", R, "%d", o->grid_every);
+    vkn_runopts_add(l, "--eval-every", R, "%d", o->eval_every);
+    vkn_runopts_add(l, "--out", L, "%s", o->out);
+    vkn_runopts_add(l, "--headless", L, "%s", o->headless ? "on" : "off");
+    vkn_runopts_add(l, "--screenshot", L, "%s", o->screenshot ? o->screenshot : "");
+    vkn_runopts_add(l, "--size", L, "%dx%d", o->width, o->height);
+    if (o->show_class >= 0) vkn_runopts_add(l, "--show-class", L, "%d", o->show_class);
+    else vkn_runopts_add(l, "--show-class", L, "%s", "");
+    if (o->interp_a >= 0) vkn_runopts_add(l, "--interpolate", L, "%d,%d", o->interp_a, o->interp_b);
+    else vkn_runopts_add(l, "--interpolate", L, "%s", "");
+}
+
+/* The run folder before any work: refuse to replace a run, take a resumed run's options from its
+ * checkpoint (refusing changed ones), remove stale temporary files. Returns 0, or the exit status. */
+static int prepare_folder(cg_options *o, int argc, char **argv)
+{
+    vkn_run_folder f = cg_run_folder(o, o->out);
+    char note[600];
+    vkn_status s = vkn_run_folder_prepare(&f, &o->cli, note, sizeof note);
+    if (s != VKN_OK) {
+        fprintf(stderr, "%s\n", vkn_status_detail());
+        return s == VKN_ERR_ARG ? 2 : 1;
+    }
+    if (note[0]) fprintf(stderr, "vkn-cgan: %s\n", note);
+    if (o->resume) {
+        vkn_runopts rec, known, now;
+        char from[1200];
+        bool found;
+        if ((s = vkn_run_recorded(&f, &rec, from, sizeof from, &found)) != VKN_OK) {
+            fprintf(stderr, "vkn-cgan: --resume: %s\n", vkn_status_detail());
+            return 1;
+        }
+        if (!found) {
+            fprintf(stderr, "vkn-cgan: --resume: no checkpoint in %s (start without --resume, or give the run's --out "
+                    "folder)\n", o->out);
+            return 1;
+        }
+        if (!rec.n)
+            fprintf(stderr, "vkn-cgan: note: %s records no options (written before vknorm recorded them): the options "
+                    "of this command are used unchecked\n", from);
+        if (rec.n) {
+            int argc2;
+            char **argv2;
+            cg_options_describe(o, &known);
+            if (vkn_run_resume_argv(&rec, &known, &o->cli, argc, argv, &argc2, &argv2) != VKN_OK) return 1;
+            cg_options o2;
+            int prc = cg_options_parse(&o2, argc2, argv2);
+            free(argv2);
+            if (prc) {
+                fprintf(stderr, "vkn-cgan: --resume: the options recorded in %s do not parse (above)\n", from);
+                return 2;
+            }
+            snprintf(o2.out, sizeof o2.out, "%s", o->out);
+            cg_options_describe(&o2, &now);
+            s = vkn_run_check("vkn-cgan", &rec, from, &now, &o2.cli, o2.changes, 16, &o2.nchanges);
+            if (s != VKN_OK) {
+                fprintf(stderr, "%s\n", vkn_status_detail());
+                return 2;
+            }
+            *o = o2;
+            for (int i = 0; i < o->nchanges; i++)
+                fprintf(stderr, "vkn-cgan: --resume: %s %s -> %s%s\n", o->changes[i].name, o->changes[i].from,
+                        o->changes[i].to, o->changes[i].overridden ? " (--override)" : "");
+        }
+    }
+    vkn_run_clean_temps(&f, note, sizeof note);
+    if (note[0]) fprintf(stderr, "vkn-cgan: %s\n", note);
+    return 0;
+}
+
 /* ---- headless: the progress line ---- */
 
 static void headless_loop(const cg_options *o, cg_worker *w)
 {
-    vkn_sigint_install();
     vkn_progress p;
     vkn_progress_init(&p, "cgan", o->steps, NULL);
     cg_row last[CG_MAXRUNS] = {{0}};
@@ -253,7 +366,9 @@ static void headless_loop(const cg_options *o, cg_worker *w)
         while (vkn_queue_pop(msgs, &m, 0)) vkn_progress_log(&p, "%s", m.text);
         if (vkn_sigint_pending() && !stopping) {
             stopping = true;
-            vkn_progress_log(&p, "Ctrl-C: saving a checkpoint and stopping (Ctrl-C again ends at once)");
+            int sig = vkn_stop_signal();
+            vkn_progress_log(&p, "%s: saving a checkpoint and stopping (a second signal ends at once)",
+                             sig == SIGINT ? "Ctrl-C (SIGINT)" : vkn_signal_name(sig));
             cg_worker_stop(w);
         }
         if (got && any) {
@@ -293,25 +408,34 @@ static void summary(const cg_options *o, const cg_result *r)
             for (int k = 0; k < CG_CLASSES; k++) fprintf(stderr, " %s %.0f%%", names[k], 100.0 * e->acc_class[k]);
             fprintf(stderr, "\n");
         }
-        if (r->dir[i][0])
-            fprintf(stderr, "  files: %s/ (ckpt.safetensors, grid-final.png, grid-*.png, train.csv/.jsonl, metrics.csv/.jsonl)\n",
-                    r->dir[i]);
+        if (r->dir[i][0]) {
+            /* what is there, not what was meant to be */
+            char files[1000];
+            vkn_run_folder f = cg_run_folder(o, r->dir[i]);
+            vkn_run_files_list(&f, files, sizeof files);
+            fprintf(stderr, "  files: %s/ (%s)\n", r->dir[i], files[0] ? files : "none");
+        }
     }
+    if (r->side_failures)
+        fprintf(stderr, "  warning: %d side output(s) could not be written (the checkpoint was); the first: %s\n",
+                r->side_failures, r->side_first);
     if (r->clf_acc > 0)
         fprintf(stderr, "  metrics classifier: %.1f%% accuracy on real %s test images\n", 100.0 * r->clf_acc, o->data);
     if (!r->rc && r->step < o->steps && r->dir[0][0])
-        fprintf(stderr, "  continue with: vkn-cgan --resume --out %s%s%s%s%s --steps %lld\n", o->out,
-                o->nruns > 1 ? " --compare " : "", o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[0]) : "",
-                o->nruns > 1 ? "," : "", o->nruns > 1 ? vkn_norm_kind_name(o->run_norm_g[1]) : "", (long long)o->steps);
+        fprintf(stderr, "  continue with: vkn-cgan --resume --out %s (the run's options come from its checkpoint)\n", o->out);
 }
 
 int main(int argc, char **argv)
 {
     if (vkn_app_version(argc, argv, "vkn-cgan")) return 0;
-    cg_options o;
+    vkn_sigint_install(); /* first: a SIGTERM during the setup must not lose the run folder's state */
+    static cg_options o;
     int prc = cg_options_parse(&o, argc, argv);
     if (prc == 1) return 0;
     if (prc) return prc;
+    if ((prc = prepare_folder(&o, argc, argv))) return prc;
+    o.commit = VKN_COMMIT;
+    cg_options_describe(&o, &o.opts);
     bool headless = o.headless || !vkn_display_available();
     cg_ui *ui = NULL;
     if (!headless) {
@@ -341,5 +465,18 @@ int main(int argc, char **argv)
     cg_ui_close(ui);
     if (res.rc) fprintf(stderr, "vkn-cgan: %s\n", res.error);
     if (!res.rc || res.step > 0) summary(&o, &res);
-    return res.rc ? res.rc : rc;
+    int sig = vkn_stop_signal();
+    if (res.rc) return res.rc;
+    if (sig && res.step < o.steps) {
+        /* say "interrupted" the way a shell does, so a script or a scheduler can tell this from a
+         * finished run and requeue it with --resume */
+        if (res.dir[0][0])
+            fprintf(stderr, "vkn-cgan: stopped by %s at step %lld (checkpoint written; --resume continues); exit status %d\n",
+                    vkn_signal_name(sig), (long long)res.step, 128 + sig);
+        else
+            fprintf(stderr, "vkn-cgan: stopped by %s before training started; exit status %d\n", vkn_signal_name(sig),
+                    128 + sig);
+        return 128 + sig;
+    }
+    return rc;
 }

@@ -20,6 +20,7 @@
 
 typedef struct cg_run {
     vkn_cgan *m;
+    int log_failures, png_failures;  /* side outputs not written (each kind reported once) */
     vkn_cgan_config cfg;
     char dir[1100], ckpt[1200], norm[16];
     vkn_io_metrics *tlog, *elog;
@@ -104,6 +105,30 @@ static vkn_status mkdirs(const char *path)
         }
     }
     return VKN_OK;
+}
+
+/* The files vkn-cgan writes in a run folder (DIR, or DIR/g-NORM in compare mode). */
+static const char *const cg_ckpt_files[] = {"ckpt.safetensors", "g-*/ckpt.safetensors", NULL};
+static const char *const cg_log_files[] = {"train.csv", "train.jsonl", "metrics.csv", "metrics.jsonl", "g-*/train.csv",
+                                           "g-*/train.jsonl", "g-*/metrics.csv", "g-*/metrics.jsonl", NULL};
+static const char *const cg_all_files[] = {"train.csv", "train.jsonl", "metrics.csv", "metrics.jsonl", "grid-final.png",
+                                           "grid-[0-9]*.png", "grid-saved-*.png", "run.json", "g-*/train.csv",
+                                           "g-*/train.jsonl", "g-*/metrics.csv", "g-*/metrics.jsonl",
+                                           "g-*/grid-final.png", "g-*/grid-[0-9]*.png", "g-*/grid-saved-*.png", NULL};
+static const char *const cg_train_cols[] = {"step", "loss_d", "loss_g", "d_real", "d_fake", "ms_step"};
+
+vkn_run_folder cg_run_folder(const cg_options *o, const char *dir)
+{
+    (void)o;
+    return (vkn_run_folder){"vkn-cgan", dir, cg_ckpt_files, cg_all_files, cg_log_files};
+}
+
+/* A side output (a PNG grid, a log row) that failed: reported the first time, counted, never fatal:
+ * the run goes on and its checkpoints are written. */
+static void side_failed(cg_worker *w, int *kind, const char *what)
+{
+    if (!w->res.side_failures++) snprintf(w->res.side_first, sizeof w->res.side_first, "%s", what);
+    if (!(*kind)++) msg(w, "warning: %s; training goes on (later failures of this output are counted in the summary)", what);
 }
 
 /* ---- posting a snapshot (window mode) ---- */
@@ -198,21 +223,29 @@ static vkn_status post(cg_worker *w, int phase)
 
 /* ---- files ---- */
 
-static vkn_status write_grid(cg_worker *w, cg_run *r, const char *file)
+/* A PNG grid. A device error is the run's error; a file that cannot be written is a side failure
+ * (*written false). */
+static vkn_status write_grid(cg_worker *w, cg_run *r, const char *file, bool *written)
 {
+    if (written) *written = false;
     if (!w->ui_ok) return VKN_OK;
     char path[1400], title[200];
     VKN_TRY(vkn_cgan_generate(r->m, w->zgrid, w->ygrid, w->img));
     snprintf(path, sizeof path, "%s/%s", r->dir, file);
     snprintf(title, sizeof title, "%s \xc2\xb7 %s \xc2\xb7 G %s, D %s \xc2\xb7 step %lld", vkn_cgan_name(&r->cfg),
              w->o.data, r->norm, vkn_norm_kind_name(w->o.norm_d), (long long)w->step);
-    return cg_grid_png(&w->ui, w->img, w->names, title, path);
+    if (cg_grid_png(&w->ui, w->img, w->names, title, path) != VKN_OK) side_failed(w, &r->png_failures, vkn_status_detail());
+    else if (written) *written = true;
+    return VKN_OK;
 }
 
 static vkn_status checkpoint(cg_worker *w)
 {
+    /* the run's options travel with every checkpoint: --resume takes them from there */
+    vkn_run_meta meta;
+    vkn_run_meta_fill(&meta, &w->o.opts);
     for (int i = 0; i < w->nruns; i++)
-        if (!w->run[i].diverged) VKN_TRY(vkn_cgan_save(w->run[i].m, w->run[i].ckpt, w->step));
+        if (!w->run[i].diverged) VKN_TRY(vkn_cgan_save_meta(w->run[i].m, w->run[i].ckpt, w->step, meta.kv));
     return VKN_OK;
 }
 
@@ -245,7 +278,7 @@ static vkn_status evaluate(cg_worker *w)
             snprintf(keys[CG_CLASSES + c], sizeof keys[0], "share_%d", c);
             kv[k++] = (vkn_io_metric){keys[CG_CLASSES + c], r->eval.share[c]};
         }
-        VKN_TRY(vkn_io_metrics_write(r->elog, kv, k));
+        if (vkn_io_metrics_write(r->elog, kv, k) != VKN_OK) side_failed(w, &r->log_failures, vkn_status_detail());
         if (r->eval.max_share > 0.3f && w->step >= 500) {
             int top = 0;
             for (int c = 1; c < CG_CLASSES; c++) top = r->eval.share[c] > r->eval.share[top] ? c : top;
@@ -365,9 +398,25 @@ static vkn_status setup_runs(cg_worker *w, int64_t *start)
                                       "(%lld, %lld)", (long long)*start, (long long)step);
             *start = step;
         }
+        if (o->resume) {
+            /* the logs end at the checkpoint: rows of steps after it are trained again. Train rows count
+             * steps done (1..step); the metrics row of the checkpoint's step is written again by the
+             * evaluation at the start of the resumed run. */
+            static const char *const ev_keys[] = {"step", "cond_acc", "frechet", "max_share", "acc_0", "acc_1", "acc_2",
+                                                  "acc_3", "acc_4", "acc_5", "acc_6", "acc_7", "acc_8", "acc_9",
+                                                  "share_0", "share_1", "share_2", "share_3", "share_4", "share_5",
+                                                  "share_6", "share_7", "share_8", "share_9"};
+            int dropped = 0;
+            VKN_TRY(vkn_run_log_cut(r->dir, "train", cg_train_cols, 6, *start + 1, &dropped));
+            if (dropped) msg(w, "%s/train.csv: %d row(s) after the checkpoint's step %lld removed (they are trained again)",
+                             r->dir, dropped, (long long)*start);
+            VKN_TRY(vkn_run_log_cut(r->dir, "metrics", ev_keys, 24, *start, NULL));
+        }
         VKN_TRY(vkn_io_metrics_open(r->dir, "train", o->resume, &r->tlog));
         VKN_TRY(vkn_io_metrics_open(r->dir, "metrics", o->resume, &r->elog));
     }
+    VKN_TRY(vkn_run_json_write(o->out, "vkn-cgan", o->commit, vkn_context_describe(w->ctx), &o->opts, o->resume, *start,
+                               o->changes, o->nchanges));
     /* the same batches as the uninterrupted run: skip the ones already trained on */
     if (*start > 0) {
         float *x = malloc((size_t)o->batch * CG_PIX * sizeof *x);
@@ -419,7 +468,7 @@ static void log_train(cg_worker *w, int i, float ms)
     vkn_queue_push(w->rows, &row);
     vkn_io_metric kv[] = {{"step", (double)w->step}, {"loss_d", r->st.loss_d}, {"loss_g", r->st.loss_g},
                           {"d_real", r->st.d_real}, {"d_fake", r->st.d_fake}, {"ms_step", ms}};
-    if (vkn_io_metrics_write(r->tlog, kv, 6) != VKN_OK) msg(w, "metrics log: %s", vkn_status_detail());
+    if (vkn_io_metrics_write(r->tlog, kv, 6) != VKN_OK) side_failed(w, &r->log_failures, vkn_status_detail());
 }
 
 static vkn_status handle(cg_worker *w, const cg_cmd *c, bool *one, bool *quit)
@@ -438,8 +487,9 @@ static vkn_status handle(cg_worker *w, const cg_cmd *c, bool *one, bool *quit)
             char file[64];
             snprintf(file, sizeof file, "grid-saved-%06lld.png", (long long)w->step);
             if (!w->run[i].m) continue;
-            VKN_TRY(write_grid(w, &w->run[i], file));
-            msg(w, "saved %s/%s", w->run[i].dir, file);
+            bool ok;
+            VKN_TRY(write_grid(w, &w->run[i], file, &ok));
+            if (ok) msg(w, "saved %s/%s", w->run[i].dir, file);
         }
         break;
     }
@@ -503,7 +553,7 @@ static vkn_status train_loop(cg_worker *w, int64_t start)
         if (o->grid_every > 0 && w->step % o->grid_every == 0) {
             char file[64];
             snprintf(file, sizeof file, "grid-%06lld.png", (long long)w->step);
-            for (int i = 0; i < w->nruns; i++) VKN_TRY(write_grid(w, &w->run[i], file));
+            for (int i = 0; i < w->nruns; i++) VKN_TRY(write_grid(w, &w->run[i], file, NULL));
         }
         if ((o->eval_every > 0 && w->step % o->eval_every == 0) || w->step == o->steps) {
             VKN_TRY(evaluate(w));
@@ -518,7 +568,7 @@ static vkn_status train_loop(cg_worker *w, int64_t start)
     }
     /* the end (or a quit): checkpoint, final grid, final metrics */
     if (w->step != last_ckpt || start == w->step) VKN_TRY(checkpoint(w));
-    for (int i = 0; i < w->nruns; i++) VKN_TRY(write_grid(w, &w->run[i], "grid-final.png"));
+    for (int i = 0; i < w->nruns; i++) VKN_TRY(write_grid(w, &w->run[i], "grid-final.png", NULL));
     if (!evaluated_final && w->step == o->steps && w->run[0].eval_step != w->step) VKN_TRY(evaluate(w));
     return VKN_OK;
 }

@@ -1,5 +1,5 @@
 /* Headless support: display detection, PNG screenshots of the canvas (stb_image_write from the Debian
- * package libstb-dev, compiled static to this file), the SIGINT flag and a monotonic clock. */
+ * package libstb-dev, compiled static to this file), the stop-signal flag and a monotonic clock. */
 #include "viewer.h"
 
 #include <errno.h>
@@ -56,17 +56,20 @@ vkn_status vkn_canvas_write_png(const vkn_canvas *c, const char *path)
     return VKN_OK;
 }
 
-static volatile sig_atomic_t sigint_count;
+/* SIGINT, SIGTERM and SIGHUP all ask for a clean stop (a checkpoint at the next step boundary): a
+ * terminal's Ctrl-C, `kill`, a scheduler's preemption and a closed terminal lose no work. The first
+ * one is remembered; a second one of any kind ends the process at once with its default action. */
+static volatile sig_atomic_t stop_count, stop_signo;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    if (++sigint_count >= 2) { /* the second Ctrl-C: do not wait for the app */
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+    if (++stop_count >= 2) { /* the second signal: do not wait for the app */
+        signal(sig, SIG_DFL);
+        raise(sig);
         return;
     }
-    static const char msg[] = "\nvkn: interrupt: stopping cleanly (press Ctrl-C again to stop at once)\n";
+    stop_signo = sig;
+    static const char msg[] = "\nvkn: signal received: stopping cleanly at the next step (a second signal stops at once)\n";
     ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)r;
 }
@@ -75,12 +78,29 @@ void vkn_sigint_install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* after a hangup the reader of a piped stderr may be gone: a failed write must not kill the run
+     * before its checkpoint */
+    signal(SIGPIPE, SIG_IGN);
 }
 
-bool vkn_sigint_pending(void) { return sigint_count > 0; }
+bool vkn_sigint_pending(void) { return stop_count > 0; }
+
+int vkn_stop_signal(void) { return stop_count > 0 ? (int)stop_signo : 0; }
+
+const char *vkn_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
 
 double vkn_now(void)
 {

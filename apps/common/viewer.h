@@ -407,10 +407,15 @@ float vkn_view_fps(const vkn_view *v);
 /* True when a display server is advertised (DISPLAY or WAYLAND_DISPLAY set). */
 bool vkn_display_available(void);
 
-/* SIGINT -> a flag (installed by vkn_view_open; call directly in apps without a view). The second
- * SIGINT restores the default action and re-raises it. */
+/* SIGINT, SIGTERM and SIGHUP -> a flag: stop cleanly (installed by vkn_view_open; call it first thing in
+ * apps that train, so a signal during setup is not lost). The second such signal restores the default
+ * action and re-raises it. SIGPIPE is ignored. */
 void vkn_sigint_install(void);
 bool vkn_sigint_pending(void);
+/* The first stop signal received (SIGINT, SIGTERM, SIGHUP), 0 when none: apps exit with 128 + it after
+ * their checkpoint, as a shell reports a process ended by that signal. */
+int vkn_stop_signal(void);
+const char *vkn_signal_name(int sig);   /* "SIGTERM" */
 
 /* Seconds from a monotonic clock. */
 double vkn_now(void);

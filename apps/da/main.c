@@ -14,8 +14,71 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include "vkn_app_version.h"
+
+#include "vkn_commit.h"
+
+/* ---- the run folder ---- */
+
+/* Before any work: refuse to replace a run, take a resumed run's options from its checkpoint
+ * (refusing changed ones), remove stale temporary files. Returns 0, or the exit status. */
+static int prepare_folder(da_opts *o, int argc, char **argv)
+{
+    vkn_run_folder f = da_run_folder(o->out_dir);
+    char note[600];
+    vkn_status s = vkn_run_folder_prepare(&f, &o->cli, note, sizeof note);
+    if (s != VKN_OK) {
+        fprintf(stderr, "%s\n", vkn_status_detail());
+        return s == VKN_ERR_ARG ? 2 : 1;
+    }
+    if (note[0]) fprintf(stderr, "vkn-da: %s\n", note);
+    if (o->resume) {
+        vkn_runopts rec, known, now;
+        char from[1200];
+        bool found;
+        if ((s = vkn_run_recorded(&f, &rec, from, sizeof from, &found)) != VKN_OK) {
+            fprintf(stderr, "vkn-da: --resume: %s\n", vkn_status_detail());
+            return 1;
+        }
+        if (!found) {
+            fprintf(stderr, "vkn-da: --resume: no checkpoint in %s (start the run without --resume, or give the run's "
+                    "--out folder)\n", o->out_dir);
+            return 1;
+        }
+        if (!rec.n)
+            fprintf(stderr, "vkn-da: note: %s records no options (written before vknorm recorded them): the options "
+                    "of this command are used unchecked\n", from);
+        else {
+            int argc2;
+            char **argv2;
+            da_opts_describe(o, &known);
+            if (vkn_run_resume_argv(&rec, &known, &o->cli, argc, argv, &argc2, &argv2) != VKN_OK) return 1;
+            da_opts o2;
+            int prc = da_opts_parse(&o2, argc2, argv2, stdout, stderr);
+            free(argv2);
+            if (prc) {
+                fprintf(stderr, "vkn-da: --resume: the options recorded in %s do not parse (above)\n", from);
+                return 2;
+            }
+            snprintf(o2.out_dir, sizeof o2.out_dir, "%s", o->out_dir);
+            da_opts_describe(&o2, &now);
+            s = vkn_run_check("vkn-da", &rec, from, &now, &o2.cli, o2.changes, 16, &o2.nchanges);
+            if (s != VKN_OK) {
+                fprintf(stderr, "%s\n", vkn_status_detail());
+                return 2;
+            }
+            *o = o2;
+            for (int i = 0; i < o->nchanges; i++)
+                fprintf(stderr, "vkn-da: --resume: %s %s -> %s%s\n", o->changes[i].name, o->changes[i].from,
+                        o->changes[i].to, o->changes[i].overridden ? " (--override)" : "");
+        }
+    }
+    vkn_run_clean_temps(&f, note, sizeof note);
+    if (note[0]) fprintf(stderr, "vkn-da: %s\n", note);
+    return 0;
+}
 
 /* ---- the worker ---- */
 
@@ -142,11 +205,10 @@ static void *worker_main(void *arg)
     } else {
         snprintf(w->message, sizeof w->message, "done: %lld steps; files in %s", (long long)r->step, o->out_dir);
     }
-    vkn_status ws = da_run_write_summary(r, vkn_now() - w->t_start, status);
-    if (ws != VKN_OK && s == VKN_OK) {
-        w->status = ws;
-        snprintf(w->message, sizeof w->message, "%s", vkn_status_detail());
-    }
+    /* a side output: its failure is reported and counted, the checkpoint is already written */
+    static int summary_failures;
+    if (da_run_write_summary(r, vkn_now() - w->t_start, status) != VKN_OK)
+        da_run_side_failed(r, &summary_failures, vkn_status_detail());
     post(w, w->headless, true, w->message);
     atomic_store(&w->done, true);
     return NULL;
@@ -206,6 +268,10 @@ static void on_action(void *user, int action, int key, int mods)
     }
 }
 
+/* headless PNGs that could not be written (main thread) */
+static int png_failures;
+static char png_first[600];
+
 static void print_summary(const da_run *r, const worker *w, double wall)
 {
     char dur[32];
@@ -220,8 +286,14 @@ static void print_summary(const da_run *r, const worker *w, double wall)
         fprintf(stderr, "  %-22s source %5.1f%%  target %5.1f%% (best %.1f%% at step %lld)%s\n", r->o.set[k].label,
                 100.0 * r->src_acc[k], 100.0 * r->tgt_acc[k], 100.0 * r->best_tgt[k], (long long)r->best_step[k], dom);
     }
-    fprintf(stderr, "  files: %s/ (train.csv/.jsonl, eval.csv/.jsonl, ckpt-*.safetensors, summary.json%s)\n", r->o.out_dir,
-            w->headless ? ", window-*.png" : "");
+    /* what is there, not what was meant to be */
+    char files[1000];
+    vkn_run_folder f = da_run_folder(r->o.out_dir);
+    vkn_run_files_list(&f, files, sizeof files);
+    fprintf(stderr, "  files: %s/ (%s)\n", r->o.out_dir, files[0] ? files : "none");
+    if (r->side_failures + png_failures)
+        fprintf(stderr, "  warning: %d side output(s) could not be written (the checkpoint was); the first: %s\n",
+                r->side_failures + png_failures, r->side_failures ? r->side_first : png_first);
     if (w->status != VKN_OK) fprintf(stderr, "vkn-da: %s\n", w->message);
     else if (w->stopped) fprintf(stderr, "vkn-da: %s\n", w->message);
 }
@@ -229,10 +301,13 @@ static void print_summary(const da_run *r, const worker *w, double wall)
 int main(int argc, char **argv)
 {
     if (vkn_app_version(argc, argv, "vkn-da")) return 0;
-    da_opts o;
+    vkn_sigint_install(); /* first: a SIGTERM during the setup stops cleanly too */
+    static da_opts o;
     int pr = da_opts_parse(&o, argc, argv, stdout, stderr);
     if (pr == 1) return 0;
     if (pr) return 2;
+    if ((pr = prepare_folder(&o, argc, argv))) return pr;
+    o.commit = VKN_COMMIT;
 
     vkn_context *ctx = NULL;
     vkn_status s = vkn_context_create(NULL, &ctx);
@@ -248,6 +323,18 @@ int main(int argc, char **argv)
         da_run_close(&run);
         vkn_context_destroy(ctx);
         return 1;
+    }
+    {
+        vkn_runopts all;
+        da_opts_describe(&run.o, &all);
+        s = vkn_run_json_write(o.out_dir, "vkn-da", o.commit, vkn_context_describe(ctx), &all, o.resume, run.step,
+                               o.changes, o.nchanges);
+        if (s != VKN_OK) {
+            fprintf(stderr, "vkn-da: %s\n", vkn_status_detail());
+            da_run_close(&run);
+            vkn_context_destroy(ctx);
+            return 1;
+        }
     }
     if (run.step >= o.steps && o.resume)
         fprintf(stderr, "vkn-da: the checkpoint is at step %lld already (--steps %lld): evaluating only\n",
@@ -321,7 +408,11 @@ int main(int argc, char **argv)
                 char path[700];
                 if (snap->done) snprintf(path, sizeof path, "%s/window-final.png", o.out_dir);
                 else snprintf(path, sizeof path, "%s/window-%06lld.png", o.out_dir, (long long)snap->step);
-                if (vkn_view_screenshot(a.view, path) != VKN_OK) vkn_progress_log(&prog, "vkn-da: %s", vkn_status_detail());
+                if (vkn_view_screenshot(a.view, path) != VKN_OK && !png_failures++) {
+                    snprintf(png_first, sizeof png_first, "%s", vkn_status_detail());
+                    vkn_progress_log(&prog, "vkn-da: warning: %s; training goes on (later PNG failures are counted in "
+                                     "the summary)", png_first);
+                }
             }
         }
         if (a.want_save) {
@@ -367,6 +458,13 @@ int main(int argc, char **argv)
     if (msgs) {
         fprintf(stderr, "vkn-da: %u Vulkan validation message(s)\n", msgs);
         if (!rc) rc = 1;
+    }
+    int sig = vkn_stop_signal();
+    if (!rc && sig && w.stopped) {
+        /* the checkpoint is written; say "interrupted" the way a shell does, so a script or a scheduler
+         * can tell this from a finished run and requeue it with --resume */
+        fprintf(stderr, "vkn-da: stopped by %s; exit status %d\n", vkn_signal_name(sig), 128 + sig);
+        rc = 128 + sig;
     }
     return rc;
 }

@@ -81,7 +81,16 @@ void da_opts_usage(FILE *f)
 "  --ckpt-every N     checkpoint every N steps (default 1000; 0: only at the end)\n"
 "  --out DIR          run folder: metrics (train.csv/.jsonl, eval.csv/.jsonl), checkpoints, PNGs\n"
 "                     (default runs/da-<task>-<setting>-s<seed>, in the current directory)\n"
-"  --resume           continue the run in DIR from its checkpoint (same options)\n"
+"  --resume           continue the run in DIR from its checkpoint with the run's options (recorded in\n"
+"                     the checkpoints and DIR/run.json): the options of \"what to run\" and \"training\",\n"
+"                     --eval-batch and --eval-n are taken from the run and a different value is refused\n"
+"                     (--steps too: it sets the lr and lambda schedules); free to change: --eval-every,\n"
+"                     --pca-every, --ckpt-every, --png-every, --view-every (the run's values when not\n"
+"                     given), --stop-at and the display options\n"
+"  --override OPT     with --resume: allow a deliberate change of OPT (e.g. --override steps; repeatable;\n"
+"                     recorded in DIR/run.json's history)\n"
+"  --overwrite        replace the run in DIR: its checkpoints, logs and images are deleted first.\n"
+"                     Without --resume or --overwrite a folder that holds a run is refused\n"
 "  --stop-at N        stop after step N with a checkpoint, as Ctrl-C would (--resume continues)\n"
 "\n"
 "display\n"
@@ -93,9 +102,12 @@ void da_opts_usage(FILE *f)
 "  --size WxH         window size (default 1280x800)\n"
 "  --help             this text\n"
 "\n"
-"keys: space pause/resume, n single step, s save PNG, c checkpoint now, q / Esc / closing the window /\n"
-"Ctrl-C: checkpoint and quit.\n"
-"exit status: 0 done (or stopped cleanly), 1 a runtime error (missing data, device, NaN), 2 bad options.\n");
+"keys: space pause/resume, n single step, s save PNG, c checkpoint now, q / Esc / closing the window:\n"
+"checkpoint and quit. Ctrl-C, SIGTERM and SIGHUP: checkpoint at the next step and quit (a second signal\n"
+"ends at once). Temporary files of interrupted writes in DIR are removed at start.\n"
+"exit status: 0 done (or stopped by q, Esc, the window or --stop-at), 1 a runtime error (missing data,\n"
+"device, NaN), 2 bad options or a refused run folder, 128+N stopped by signal N after writing the\n"
+"checkpoint (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n");
 }
 
 static int bad(FILE *err, const char *fmt, const char *a, const char *b)
@@ -176,10 +188,12 @@ int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err)
             i++; /* consumed below if the option takes a value; given back otherwise */
         }
         int takes = 1;
+        if (!strncmp(a, "--", 2)) vkn_run_cli_given(&o->cli, a);
 #define IS(s) (strcmp(a, s) == 0)
         if (IS("--help") || IS("-h")) { da_opts_usage(out); return 1; }
         else if (IS("--headless")) { o->headless = true; takes = 0; }
-        else if (IS("--resume")) { o->resume = true; takes = 0; }
+        else if (IS("--resume")) { o->resume = o->cli.resume = true; takes = 0; }
+        else if (IS("--overwrite")) { o->cli.overwrite = true; takes = 0; }
         else if (!v) return bad(err, "%s: unknown option or missing value%s", a, "");
         else if (IS("--task")) {
             int t = da_task_parse(v);
@@ -224,18 +238,25 @@ int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err)
         else if (IS("--eval-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--eval-n %s: expected an integer >= 0%s", v, ""); o->eval_n = (int32_t)x; }
         else if (IS("--train-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--train-n %s: expected an integer >= 0%s", v, ""); o->train_n = (int32_t)x; }
         else if (IS("--out")) out_dir = v;
+        else if (IS("--override")) {
+            if (!vkn_run_cli_add_override(&o->cli, v)) return bad(err, "--override %s: too many (at most 16)%s", v, "");
+        }
         else if (IS("--screenshot")) o->screenshot = v;
         else if (IS("--size")) {
             if (sscanf(v, "%dx%d", &o->width, &o->height) != 2 || o->width < 640 || o->height < 480 || o->width > 8192 || o->height > 8192)
                 return bad(err, "--size %s: expected WxH, at least 640x480%s", v, "");
         } else return bad(err, "%s: unknown option (valid: --task --method --norm --target-ctx --compare --steps --batch --lr "
                                "--schedule --optim --momentum --weight-decay --lambda-max --seed --train-n --eval-every "
-                               "--eval-batch --eval-n --pca-every --ckpt-every --out --resume --stop-at --headless --png-every "
+                               "--eval-batch --eval-n --pca-every --ckpt-every --out --resume --override --overwrite --stop-at --headless --png-every "
                                "--view-every --screenshot --size --help)%s", a, "");
 #undef IS
         if (!takes && !eq && v) i--;   /* a flag: the next word is not its value */
         if (!takes && eq) return bad(err, "%s takes no value%s", a, "");
     }
+    if (o->cli.noverride && !o->resume)
+        return bad(err, "--override applies only with --resume (it allows a changed option of the run)%s%s", "", "");
+    if (o->resume && o->cli.overwrite)
+        return bad(err, "--resume and --overwrite contradict each other (continue the run, or replace it)%s%s", "", "");
     if (compare) {
         const char *comma = strchr(compare, ',');
         if (!comma || strchr(comma + 1, ','))
@@ -262,6 +283,54 @@ int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err)
     }
     if (o->png_every <= 0) o->png_every = o->eval_every;
     return 0;
+}
+
+void da_opts_describe(const da_opts *o, vkn_runopts *l)
+{
+    l->n = 0;
+    const vkn_runopt_kind F = VKN_RUNOPT_FIXED, R = VKN_RUNOPT_FREE, L = VKN_RUNOPT_LOCAL;
+    vkn_runopts_add(l, "--task", F, "%s", da_task_name(o->task));
+    vkn_runopts_add(l, "--method", F, "%s", da_method_name(o->set[0].method));
+    vkn_runopts_add(l, "--norm", F, "%s", da_norm_name(o->set[0].norm));
+    vkn_runopts_add(l, "--target-ctx", F, "%s", da_tctx_name(o->set[0].tctx));
+    if (o->nset > 1) vkn_runopts_add(l, "--compare", F, "%s,%s", o->set[0].label, o->set[1].label);
+    else vkn_runopts_add(l, "--compare", F, "%s", "");
+    vkn_runopts_add(l, "--steps", F, "%lld", (long long)o->steps);   /* p = step / steps: the schedules */
+    vkn_runopts_add(l, "--batch", F, "%d", o->batch);
+    vkn_runopts_add(l, "--lr", F, "%.9g", o->lr);
+    vkn_runopts_add(l, "--schedule", F, "%s", da_sched_name(o->sched));
+    vkn_runopts_add(l, "--optim", F, "%s", o->optim == DA_OPTIM_SGD ? "sgd" : "adam");
+    vkn_runopts_add(l, "--momentum", F, "%.9g", o->momentum);
+    vkn_runopts_add(l, "--weight-decay", F, "%.9g", o->weight_decay);
+    vkn_runopts_add(l, "--lambda-max", F, "%.9g", o->lambda_max);
+    vkn_runopts_add(l, "--seed", F, "%llu", (unsigned long long)o->seed);
+    vkn_runopts_add(l, "--train-n", F, "%d", (int)o->train_n);
+    vkn_runopts_add(l, "--eval-batch", F, "%d", o->eval_batch);
+    vkn_runopts_add(l, "--eval-n", F, "%d", (int)o->eval_n);
+    vkn_runopts_add(l, "--eval-every", R, "%lld", (long long)o->eval_every);
+    vkn_runopts_add(l, "--pca-every", R, "%lld", (long long)o->pca_every);
+    vkn_runopts_add(l, "--ckpt-every", R, "%lld", (long long)o->ckpt_every);
+    vkn_runopts_add(l, "--png-every", R, "%lld", (long long)o->png_every);
+    vkn_runopts_add(l, "--view-every", R, "%lld", (long long)o->view_every);
+    vkn_runopts_add(l, "--out", L, "%s", o->out_dir);
+    if (o->stop_at > 0) vkn_runopts_add(l, "--stop-at", L, "%lld", (long long)o->stop_at);
+    else vkn_runopts_add(l, "--stop-at", L, "%s", "");
+    vkn_runopts_add(l, "--headless", L, "%s", o->headless ? "on" : "off");
+    vkn_runopts_add(l, "--screenshot", L, "%s", o->screenshot ? o->screenshot : "");
+    vkn_runopts_add(l, "--size", L, "%dx%d", o->width, o->height);
+}
+
+/* The files vkn-da writes in a run folder (metrics per setting in compare mode: train-LABEL.csv). */
+static const char *const da_ckpt_files[] = {"ckpt-*.safetensors", NULL};
+static const char *const da_log_files[] = {"train.csv", "train.jsonl", "eval.csv", "eval.jsonl", "train-*.csv",
+                                           "train-*.jsonl", "eval-*.csv", "eval-*.jsonl", NULL};
+static const char *const da_all_files[] = {"train.csv", "train.jsonl", "eval.csv", "eval.jsonl", "train-*.csv",
+                                           "train-*.jsonl", "eval-*.csv", "eval-*.jsonl", "summary.json", "run.json",
+                                           "window-final.png", "window-[0-9]*.png", "screenshot-*.png", NULL};
+
+vkn_run_folder da_run_folder(const char *dir)
+{
+    return (vkn_run_folder){"vkn-da", dir, da_ckpt_files, da_all_files, da_log_files};
 }
 
 float da_opts_lr(const da_opts *o, int64_t step)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "model.h"
+#include "runfolder.h"
 #include "tasks.h"
 
 typedef enum da_sched { DA_SCHED_DANN = 0, DA_SCHED_CONSTANT, DA_SCHED_COSINE, DA_SCHED_COUNT } da_sched;
@@ -31,6 +32,11 @@ typedef struct da_opts {
     char out_dir[512];
     const char *screenshot;   /* save the window here at the end and exit */
     int width, height;
+    vkn_run_cli cli;          /* --resume, --overwrite, --override, the options given */
+    /* set by main before the run: */
+    const char *commit;       /* the build's commit (run.json) */
+    int nchanges;             /* on --resume: options that differ from the run's */
+    vkn_run_change changes[16];
 } da_opts;
 
 /* Defaults (the values --help shows). */
@@ -39,6 +45,10 @@ void da_opts_default(da_opts *o);
 int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err);
 void da_opts_usage(FILE *f);
 const char *da_sched_name(da_sched s);
+/* Every option of o, canonical, with how it may change on --resume. */
+void da_opts_describe(const da_opts *o, vkn_runopts *l);
+/* The files vkn-da writes in its run folder dir. */
+vkn_run_folder da_run_folder(const char *dir);
 /* lr and lambda of a step under the options' schedules (p = step / steps). */
 float da_opts_lr(const da_opts *o, int64_t step);
 float da_opts_lambda(const da_opts *o, const da_setting *s, int64_t step);

@@ -42,15 +42,15 @@ static int file_exists(const char *p)
 
 /* ---- open / close ---- */
 
+static void log_name(const da_run *r, int k, const char *kind, char *buf, size_t n);
+
 static vkn_status open_logs(da_run *r, int append)
 {
     for (int k = 0; k < r->nm; k++) {
         char name[96];
-        if (r->nm == 1) snprintf(name, sizeof name, "train");
-        else snprintf(name, sizeof name, "train-%s", r->o.set[k].label);
+        log_name(r, k, "train", name, sizeof name);
         VKN_TRY(vkn_io_metrics_open(r->o.out_dir, name, append, &r->mtrain[k]));
-        if (r->nm == 1) snprintf(name, sizeof name, "eval");
-        else snprintf(name, sizeof name, "eval-%s", r->o.set[k].label);
+        log_name(r, k, "eval", name, sizeof name);
         VKN_TRY(vkn_io_metrics_open(r->o.out_dir, name, append, &r->meval[k]));
     }
     return VKN_OK;
@@ -83,6 +83,23 @@ static vkn_status fixed_set(da_run *r)
     return VKN_OK;
 }
 
+void da_run_side_failed(da_run *r, int *kind, const char *what)
+{
+    if (!r->side_failures++) snprintf(r->side_first, sizeof r->side_first, "%s", what);
+    if (!(*kind)++) fprintf(stderr, "\nvkn-da: warning: %s; training goes on (later failures of this output are counted "
+                            "in the summary)\n", what);
+}
+
+static const char *const train_cols[] = {"step", "loss", "label_loss", "domain_loss", "src_batch_acc", "domain_acc",
+                                         "lambda", "lr", "ms_step"};
+static const char *const eval_cols[] = {"step", "src_acc", "tgt_acc", "fixed_src_acc", "fixed_tgt_acc", "src_n", "tgt_n"};
+
+static void log_name(const da_run *r, int k, const char *kind, char *buf, size_t n)
+{
+    if (r->nm == 1) snprintf(buf, n, "%s", kind);
+    else snprintf(buf, n, "%s-%s", kind, r->o.set[k].label);
+}
+
 static vkn_status resume(da_run *r)
 {
     int64_t at = -1;
@@ -105,7 +122,21 @@ static vkn_status resume(da_run *r)
     for (int64_t i = 0; i < at && s == VKN_OK; i++) s = vkn_data_pair_fill(r->ld_src, r->ld_tgt, scratch, NULL, scratch, NULL);
     free(scratch);
     r->step = r->start_step = r->ckpt_step = at;
-    return s;
+    VKN_TRY(s);
+    /* the logs end at the checkpoint: train rows carry the step index (0..at-1 are done), eval rows the
+     * steps done (the evaluation at `at` came before the checkpoint and is not repeated) */
+    for (int k = 0; k < r->nm; k++) {
+        char name[96];
+        int dropped = 0;
+        log_name(r, k, "train", name, sizeof name);
+        VKN_TRY(vkn_run_log_cut(r->o.out_dir, name, train_cols, 9, at, &dropped));
+        if (dropped)
+            fprintf(stderr, "vkn-da: %s/%s.csv: %d row(s) after the checkpoint's step %lld removed (they are trained "
+                    "again)\n", r->o.out_dir, name, dropped, (long long)at);
+        log_name(r, k, "eval", name, sizeof name);
+        VKN_TRY(vkn_run_log_cut(r->o.out_dir, name, eval_cols, 7, at + 1, NULL));
+    }
+    return VKN_OK;
 }
 
 vkn_status da_run_open(da_run *r, const da_opts *o, vkn_context *ctx)
@@ -202,7 +233,8 @@ vkn_status da_run_step(da_run *r)
             {"src_batch_acc", s->src_acc}, {"domain_acc", s->dom_acc}, {"lambda", r->lambda[k]}, {"lr", r->lr},
             {"ms_step", ms},
         };
-        VKN_TRY(vkn_io_metrics_write(r->mtrain[k], kv, (int)(sizeof kv / sizeof *kv)));
+        if (vkn_io_metrics_write(r->mtrain[k], kv, (int)(sizeof kv / sizeof *kv)) != VKN_OK)
+            da_run_side_failed(r, &r->log_failures[k][0], vkn_status_detail());
     }
     r->step++;
     return VKN_OK;
@@ -283,7 +315,8 @@ vkn_status da_run_eval(da_run *r)
             {"fixed_src_acc", r->fixed_acc[k][0]}, {"fixed_tgt_acc", r->fixed_acc[k][1]},
             {"src_n", (double)total[0]}, {"tgt_n", (double)total[1]},
         };
-        VKN_TRY(vkn_io_metrics_write(r->meval[k], kv, (int)(sizeof kv / sizeof *kv)));
+        if (vkn_io_metrics_write(r->meval[k], kv, (int)(sizeof kv / sizeof *kv)) != VKN_OK)
+            da_run_side_failed(r, &r->log_failures[k][1], vkn_status_detail());
     }
     return VKN_OK;
 }
@@ -306,16 +339,16 @@ vkn_status da_run_pca(da_run *r)
 
 vkn_status da_run_checkpoint(da_run *r)
 {
-    char seed[32], steps[32], batch[16], lr[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->o.seed);
-    snprintf(steps, sizeof steps, "%lld", (long long)r->o.steps);
-    snprintf(batch, sizeof batch, "%d", r->o.batch);
-    snprintf(lr, sizeof lr, "%g", r->o.lr);
+    /* the run's options (--resume takes them from here), and what this checkpoint's model is */
+    vkn_runopts opts;
+    da_opts_describe(&r->o, &opts);
+    vkn_run_meta om;
+    vkn_run_meta_fill(&om, &opts);
     for (int k = 0; k < r->nm; k++) {
-        const da_setting *st = &r->o.set[k];
-        const char *meta[] = {"app", "vkn-da", "task", da_task_name(r->o.task), "method", da_method_name(st->method),
-                              "norm", da_norm_name(st->norm), "target_ctx", da_tctx_name(st->tctx), "seed", seed,
-                              "steps", steps, "batch", batch, "lr", lr, "schedule", da_sched_name(r->o.sched), NULL};
+        const char *meta[2 * VKN_RUN_MAX_OPTS + 8] = {"app", "vkn-da", "setting", r->o.set[k].label};
+        int n = 4;
+        for (int i = 0; om.kv[i]; i++) meta[n++] = om.kv[i];
+        meta[n] = NULL;
         VKN_TRY(da_model_save(r->m[k], r->ckpt_path[k], r->step, meta));
     }
     r->ckpt_step = r->step;

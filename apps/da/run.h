@@ -50,10 +50,16 @@ typedef struct da_run {
     int pca_n;                       /* points per model (2 * min(fixed_n, DA_PCA_PER_DOMAIN)) */
     float *pca_xy[2];                /* [pca_n * 2] */
     int64_t pca_step;                /* -1: none yet */
+    /* side outputs (log rows) that could not be written: reported once per log on stderr, counted;
+     * never fatal, so the checkpoints are still written */
+    int log_failures[2][2];          /* [model][train, eval] */
+    int side_failures;
+    char side_first[600];
 } da_run;
 
 /* Load the data, build the models, open the metric logs in o->out_dir (created), and with o->resume
- * load the checkpoints and fast-forward the data order to their step. */
+ * load the checkpoints, fast-forward the data order to their step and cut the logs back to it (a
+ * damaged CSV header is an error here). */
 vkn_status da_run_open(da_run *r, const da_opts *o, vkn_context *ctx);
 void da_run_close(da_run *r);
 
@@ -67,9 +73,11 @@ vkn_status da_run_eval(da_run *r);
 vkn_status da_run_fixed(da_run *r);
 /* Recompute the PCA projection from the fixed set's features (after da_run_eval / da_run_fixed). */
 vkn_status da_run_pca(da_run *r);
-/* Checkpoint every model (atomic writes). */
+/* Checkpoint every model (atomic writes), the run's options in the metadata ("option:--seed", ...). */
 vkn_status da_run_checkpoint(da_run *r);
 /* DIR/summary.json: the options, final and best accuracies, timing. */
+/* Record a side output that could not be written (printed the first time of each kind). */
+void da_run_side_failed(da_run *r, int *kind, const char *what);
 vkn_status da_run_write_summary(const da_run *r, double wall_s, const char *status);
 
 /* Host PCA (exposed for tests): project n points of dimension d onto their top two principal

@@ -64,6 +64,9 @@ vkn_params *vkn_cgan_params(vkn_cgan *m);
 /* The generator's normalization layers ("g.norm1", "g.norm2") for diagnostics (NULL if none). */
 vkn_norm *vkn_cgan_norm(vkn_cgan *m, int layer);
 vkn_status vkn_cgan_save(vkn_cgan *m, const char *path, int64_t step);
+/* The same with more metadata: NULL or a NULL-terminated key, value, ... list (at most 128 pairs; the
+ * keys "format", "model", "step" and "norm_g/norm_d" are the checkpoint's own). */
+vkn_status vkn_cgan_save_meta(vkn_cgan *m, const char *path, int64_t step, const char *const *extra_meta);
 vkn_status vkn_cgan_load(vkn_cgan *m, const char *path, int64_t *step);
 /* Per graph (0: D step, 1: G step, 2: generate): dispatches, barriers, memory. */
 vkn_graph_report vkn_cgan_report(const vkn_cgan *m, int graph);

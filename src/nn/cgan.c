@@ -292,9 +292,23 @@ vkn_norm *vkn_cgan_norm(vkn_cgan *m, int layer)
 
 vkn_status vkn_cgan_save(vkn_cgan *m, const char *path, int64_t step)
 {
+    return vkn_cgan_save_meta(m, path, step, NULL);
+}
+
+vkn_status vkn_cgan_save_meta(vkn_cgan *m, const char *path, int64_t step, const char *const *extra_meta)
+{
     char norms[64];
     snprintf(norms, sizeof norms, "%s/%s", vkn_norm_kind_name(m->c.norm_g), vkn_norm_kind_name(m->c.norm_d));
-    const char *meta[] = {"norm_g/norm_d", norms, NULL};
+    enum { MAX_META = 256 };
+    const char *meta[MAX_META + 3] = {"norm_g/norm_d", norms};
+    int k = 2;
+    for (const char *const *kv = extra_meta; kv && kv[0]; kv += 2) {
+        if (k + 2 > MAX_META + 2)
+            return vkn_status_set(VKN_ERR_ARG, "cgan: %s: more than %d metadata entries", path, MAX_META / 2);
+        meta[k++] = kv[0];
+        meta[k++] = kv[1];
+    }
+    meta[k] = NULL;
     return vkn_params_save(m->p, path, vkn_cgan_name(&m->c), step, meta);
 }
 
