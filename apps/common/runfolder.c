@@ -500,6 +500,12 @@ vkn_status vkn_run_json_write(const char *dir, const char *app, const char *comm
 static char *slurp(const char *path, size_t *len, bool *missing)
 {
     *missing = false;
+    /* only a regular file is a log to cut: a symlink to a device (/dev/full, /dev/null) is left alone */
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *missing = true;
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         *missing = errno == ENOENT;
