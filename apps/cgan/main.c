@@ -279,62 +279,36 @@ void cg_options_describe(const cg_options *o, vkn_runopts *l)
     else vkn_runopts_add(l, "--interpolate", L, "%s", "");
 }
 
-/* The run folder before any work: refuse to replace a run, take a resumed run's options from its
- * checkpoint (refusing changed ones), remove stale temporary files. Returns 0, or the exit status. */
+/* --resume: the command line with the run's recorded options, parsed into scratch options */
+typedef struct reparse_ctx {
+    cg_options o;
+    const char *out;
+} reparse_ctx;
+
+static int reparse(void *user, int argc, char **argv, vkn_runopts *now, const vkn_run_cli **cli)
+{
+    reparse_ctx *r = user;
+    int rc = cg_options_parse(&r->o, argc, argv);
+    if (rc) return rc == 1 ? 2 : rc;
+    snprintf(r->o.out, sizeof r->o.out, "%s", r->out);   /* the folder the options came from */
+    cg_options_describe(&r->o, now);
+    *cli = &r->o.cli;
+    return 0;
+}
+
+/* The run folder before any work (runfolder.h): refuse to replace a run, take a resumed run's options
+ * from its checkpoint (refusing changed ones), remove stale temporary files. 0, or the exit status. */
 static int prepare_folder(cg_options *o, int argc, char **argv)
 {
+    static reparse_ctx r;
+    vkn_runopts known;
     vkn_run_folder f = cg_run_folder(o, o->out);
-    char note[600];
-    vkn_status s = vkn_run_folder_prepare(&f, &o->cli, note, sizeof note);
-    if (s != VKN_OK) {
-        fprintf(stderr, "%s\n", vkn_status_detail());
-        return s == VKN_ERR_ARG ? 2 : 1;
-    }
-    if (note[0]) fprintf(stderr, "vkn-cgan: %s\n", note);
-    if (o->resume) {
-        vkn_runopts rec, known, now;
-        char from[1200];
-        bool found;
-        if ((s = vkn_run_recorded(&f, &rec, from, sizeof from, &found)) != VKN_OK) {
-            fprintf(stderr, "vkn-cgan: --resume: %s\n", vkn_status_detail());
-            return 1;
-        }
-        if (!found) {
-            fprintf(stderr, "vkn-cgan: --resume: no checkpoint in %s (start without --resume, or give the run's --out "
-                    "folder)\n", o->out);
-            return 1;
-        }
-        if (!rec.n)
-            fprintf(stderr, "vkn-cgan: note: %s records no options (written before vknorm recorded them): the options "
-                    "of this command are used unchecked\n", from);
-        if (rec.n) {
-            int argc2;
-            char **argv2;
-            cg_options_describe(o, &known);
-            if (vkn_run_resume_argv(&rec, &known, &o->cli, argc, argv, &argc2, &argv2) != VKN_OK) return 1;
-            cg_options o2;
-            int prc = cg_options_parse(&o2, argc2, argv2);
-            free(argv2);
-            if (prc) {
-                fprintf(stderr, "vkn-cgan: --resume: the options recorded in %s do not parse (above)\n", from);
-                return 2;
-            }
-            snprintf(o2.out, sizeof o2.out, "%s", o->out);
-            cg_options_describe(&o2, &now);
-            s = vkn_run_check("vkn-cgan", &rec, from, &now, &o2.cli, o2.changes, 16, &o2.nchanges);
-            if (s != VKN_OK) {
-                fprintf(stderr, "%s\n", vkn_status_detail());
-                return 2;
-            }
-            *o = o2;
-            for (int i = 0; i < o->nchanges; i++)
-                fprintf(stderr, "vkn-cgan: --resume: %s %s -> %s%s\n", o->changes[i].name, o->changes[i].from,
-                        o->changes[i].to, o->changes[i].overridden ? " (--override)" : "");
-        }
-    }
-    vkn_run_clean_temps(&f, note, sizeof note);
-    if (note[0]) fprintf(stderr, "vkn-cgan: %s\n", note);
-    return 0;
+    bool reparsed;
+    r.out = o->out;
+    cg_options_describe(o, &known);
+    int rc = vkn_run_begin(&f, &o->cli, &known, argc, argv, reparse, &r, &reparsed, r.o.changes, 16, &r.o.nchanges);
+    if (!rc && reparsed) *o = r.o;
+    return rc;
 }
 
 /* ---- headless: the progress line ---- */

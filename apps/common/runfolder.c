@@ -365,6 +365,60 @@ vkn_status vkn_run_check(const char *app, const vkn_runopts *rec, const char *fr
     return VKN_OK;
 }
 
+int vkn_run_begin(const vkn_run_folder *f, const vkn_run_cli *cli, const vkn_runopts *known, int argc, char **argv,
+                  vkn_run_reparse_fn reparse, void *user, bool *reparsed, vkn_run_change *ch, int max, int *nch)
+{
+    *reparsed = false;
+    *nch = 0;
+    char note[600];
+    vkn_status s = vkn_run_folder_prepare(f, cli, note, sizeof note);
+    if (s != VKN_OK) {
+        fprintf(stderr, "%s\n", vkn_status_detail());
+        return s == VKN_ERR_ARG ? 2 : 1;
+    }
+    if (note[0]) fprintf(stderr, "%s: %s\n", f->app, note);
+    if (cli->resume) {
+        static vkn_runopts rec, now;   /* large; one run per process */
+        char from[1200];
+        bool found;
+        if ((s = vkn_run_recorded(f, &rec, from, sizeof from, &found)) != VKN_OK) {
+            fprintf(stderr, "%s: --resume: %s\n", f->app, vkn_status_detail());
+            return 1;
+        }
+        if (!found) {
+            fprintf(stderr, "%s: --resume: no checkpoint in %s (start without --resume, or give the run's --out folder)\n",
+                    f->app, f->dir);
+            return 1;
+        }
+        if (!rec.n)
+            fprintf(stderr, "%s: note: %s records no options (written before vknorm recorded them): the options of this "
+                    "command are used unchecked\n", f->app, from);
+        else {
+            /* the app's options may keep pointers into this command line: it lives as long as the process */
+            static char **argv2;
+            int argc2;
+            const vkn_run_cli *cli2;
+            if (vkn_run_resume_argv(&rec, known, cli, argc, argv, &argc2, &argv2) != VKN_OK) return 1;
+            int rc = reparse(user, argc2, argv2, &now, &cli2);
+            if (rc) {
+                fprintf(stderr, "%s: --resume: the options recorded in %s do not parse (above)\n", f->app, from);
+                return rc;
+            }
+            if ((s = vkn_run_check(f->app, &rec, from, &now, cli2, ch, max, nch)) != VKN_OK) {
+                fprintf(stderr, "%s\n", vkn_status_detail());
+                return 2;
+            }
+            *reparsed = true;
+            for (int i = 0; i < *nch; i++)
+                fprintf(stderr, "%s: --resume: %s %s -> %s%s\n", f->app, ch[i].name, ch[i].from[0] ? ch[i].from : "(not set)",
+                        ch[i].to[0] ? ch[i].to : "(not set)", ch[i].overridden ? " (--override)" : "");
+        }
+    }
+    vkn_run_clean_temps(f, note, sizeof note);
+    if (note[0]) fprintf(stderr, "%s: %s\n", f->app, note);
+    return 0;
+}
+
 void vkn_run_meta_fill(vkn_run_meta *m, const vkn_runopts *opts)
 {
     int k = 0;

@@ -114,6 +114,16 @@ typedef struct vkn_run_change {
 vkn_status vkn_run_check(const char *app, const vkn_runopts *rec, const char *from, const vkn_runopts *now,
                          const vkn_run_cli *c, vkn_run_change *ch, int max, int *nch);
 
+/* The start of a run, before any work, messages on stderr: vkn_run_folder_prepare; on --resume the
+ * options recorded in the run's checkpoint: vkn_run_resume_argv, then reparse (the app parses that
+ * command line into its own scratch options, describes them in now and points cli at their
+ * vkn_run_cli; returns 0 or its exit status), then vkn_run_check into ch; then vkn_run_clean_temps.
+ * *reparsed: the app's scratch options are the run's now. Returns 0, or the exit status (2: refused,
+ * 1: an error). known: the app's options as given (their names and kinds). */
+typedef int (*vkn_run_reparse_fn)(void *user, int argc, char **argv, vkn_runopts *now, const vkn_run_cli **cli);
+int vkn_run_begin(const vkn_run_folder *f, const vkn_run_cli *cli, const vkn_runopts *known, int argc, char **argv,
+                  vkn_run_reparse_fn reparse, void *user, bool *reparsed, vkn_run_change *ch, int max, int *nch);
+
 /* Checkpoint metadata of the FIXED and FREE options: meta[] = {"option:--seed", "1", ..., NULL}, the keys
  * in keys. meta needs 2 * VKN_RUN_MAX_OPTS + 1 entries. */
 typedef struct vkn_run_meta {

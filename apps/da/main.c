@@ -22,62 +22,35 @@
 
 /* ---- the run folder ---- */
 
-/* Before any work: refuse to replace a run, take a resumed run's options from its checkpoint
- * (refusing changed ones), remove stale temporary files. Returns 0, or the exit status. */
+/* --resume: the command line with the run's recorded options, parsed into scratch options */
+typedef struct reparse_ctx {
+    da_opts o;
+    const char *out;
+} reparse_ctx;
+
+static int reparse(void *user, int argc, char **argv, vkn_runopts *now, const vkn_run_cli **cli)
+{
+    reparse_ctx *r = user;
+    if (da_opts_parse(&r->o, argc, argv, stdout, stderr)) return 2;
+    snprintf(r->o.out_dir, sizeof r->o.out_dir, "%s", r->out);   /* the folder the options came from */
+    da_opts_describe(&r->o, now);
+    *cli = &r->o.cli;
+    return 0;
+}
+
+/* The run folder before any work (runfolder.h): refuse to replace a run, take a resumed run's options
+ * from its checkpoint (refusing changed ones), remove stale temporary files. 0, or the exit status. */
 static int prepare_folder(da_opts *o, int argc, char **argv)
 {
+    static reparse_ctx r;
+    vkn_runopts known;
     vkn_run_folder f = da_run_folder(o->out_dir);
-    char note[600];
-    vkn_status s = vkn_run_folder_prepare(&f, &o->cli, note, sizeof note);
-    if (s != VKN_OK) {
-        fprintf(stderr, "%s\n", vkn_status_detail());
-        return s == VKN_ERR_ARG ? 2 : 1;
-    }
-    if (note[0]) fprintf(stderr, "vkn-da: %s\n", note);
-    if (o->resume) {
-        vkn_runopts rec, known, now;
-        char from[1200];
-        bool found;
-        if ((s = vkn_run_recorded(&f, &rec, from, sizeof from, &found)) != VKN_OK) {
-            fprintf(stderr, "vkn-da: --resume: %s\n", vkn_status_detail());
-            return 1;
-        }
-        if (!found) {
-            fprintf(stderr, "vkn-da: --resume: no checkpoint in %s (start the run without --resume, or give the run's "
-                    "--out folder)\n", o->out_dir);
-            return 1;
-        }
-        if (!rec.n)
-            fprintf(stderr, "vkn-da: note: %s records no options (written before vknorm recorded them): the options "
-                    "of this command are used unchecked\n", from);
-        else {
-            int argc2;
-            char **argv2;
-            da_opts_describe(o, &known);
-            if (vkn_run_resume_argv(&rec, &known, &o->cli, argc, argv, &argc2, &argv2) != VKN_OK) return 1;
-            da_opts o2;
-            int prc = da_opts_parse(&o2, argc2, argv2, stdout, stderr);
-            free(argv2);
-            if (prc) {
-                fprintf(stderr, "vkn-da: --resume: the options recorded in %s do not parse (above)\n", from);
-                return 2;
-            }
-            snprintf(o2.out_dir, sizeof o2.out_dir, "%s", o->out_dir);
-            da_opts_describe(&o2, &now);
-            s = vkn_run_check("vkn-da", &rec, from, &now, &o2.cli, o2.changes, 16, &o2.nchanges);
-            if (s != VKN_OK) {
-                fprintf(stderr, "%s\n", vkn_status_detail());
-                return 2;
-            }
-            *o = o2;
-            for (int i = 0; i < o->nchanges; i++)
-                fprintf(stderr, "vkn-da: --resume: %s %s -> %s%s\n", o->changes[i].name, o->changes[i].from,
-                        o->changes[i].to, o->changes[i].overridden ? " (--override)" : "");
-        }
-    }
-    vkn_run_clean_temps(&f, note, sizeof note);
-    if (note[0]) fprintf(stderr, "vkn-da: %s\n", note);
-    return 0;
+    bool reparsed;
+    r.out = o->out_dir;
+    da_opts_describe(o, &known);
+    int rc = vkn_run_begin(&f, &o->cli, &known, argc, argv, reparse, &r, &reparsed, r.o.changes, 16, &r.o.nchanges);
+    if (!rc && reparsed) *o = r.o;
+    return rc;
 }
 
 /* ---- the worker ---- */
