@@ -1,5 +1,5 @@
 /* Headless support: display detection, PNG screenshots of the canvas (stb_image_write from the Debian
- * package libstb-dev, compiled static to this file), the stop-signal flag and a monotonic clock. */
+ * package libstb-dev, compiled static to this file), the SIGINT flag and a monotonic clock. */
 #include "viewer.h"
 
 #include <errno.h>
