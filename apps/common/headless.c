@@ -1,6 +1,7 @@
 /* Headless support: display detection, PNG screenshots of the canvas (stb_image_write from the Debian
  * package libstb-dev, compiled static to this file), the SIGINT flag and a monotonic clock. */
 #include "viewer.h"
+#include "vkn/io.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,23 +38,9 @@ vkn_status vkn_canvas_write_png(const vkn_canvas *c, const char *path)
     unsigned char *png = stbi_write_png_to_mem(rgb, c->w * 3, c->w, c->h, 3, &len);
     free(rgb);
     if (!png) return vkn_status_set(VKN_ERR_HOST_OOM, "png %s: encoding failed (out of memory)", path);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        STBIW_FREE(png);
-        return vkn_status_set(VKN_ERR_IO, "png %s: cannot create the file: %s", path, strerror(e));
-    }
-    bool ok = fwrite(png, 1, (size_t)len, f) == (size_t)len;
-    ok = (fclose(f) == 0) && ok;
+    vkn_status st = vkn_io_write_file(path, png, (size_t)len, "png");
     STBIW_FREE(png);
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return vkn_status_set(VKN_ERR_IO, "png %s: write failed: %s", path, strerror(e));
-    }
-    return VKN_OK;
+    return st;
 }
 
 /* SIGINT, SIGTERM and SIGHUP all ask for a clean stop (a checkpoint at the next step boundary): a

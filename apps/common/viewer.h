@@ -100,7 +100,7 @@ void vkn_canvas_blit_rgba(vkn_canvas *c, const uint8_t *src, int sw, int sh, vkn
 /* Nearest-neighbour blit of one float image [C,H,W] in [-1, 1] (C = 1 grey or 3 RGB) into dst. */
 void vkn_canvas_blit_float(vkn_canvas *c, const float *img, int ch, int h, int w, vkn_rect dst);
 
-/* headless.c: the canvas as an RGB PNG (written to PATH.tmp, then renamed). */
+/* headless.c: the canvas as an RGB PNG (written atomically: vkn_io_write_file). */
 vkn_status vkn_canvas_write_png(const vkn_canvas *c, const char *path);
 
 /* ------------------------------------------------------------------------------------------------ */

@@ -363,11 +363,11 @@ static void json_num(FILE *f, const char *key, double v, int last)
 
 vkn_status da_run_write_summary(const da_run *r, double wall_s, const char *status)
 {
-    char path[700], tmp[720];
+    char path[700];
     snprintf(path, sizeof path, "%s/summary.json", r->o.out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return vkn_status_set(VKN_ERR_IO, "vkn-da: cannot write %s: %s", tmp, strerror(errno));
+    vkn_io_atomic *a;
+    VKN_TRY(vkn_io_atomic_open(path, "vkn-da: summary", &a));
+    FILE *f = vkn_io_atomic_file(a);
     fprintf(f, "{\"app\": \"vkn-da\", \"task\": \"%s\", \"source\": \"%s\", \"target\": \"%s\", \"status\": \"%s\", ",
             da_task_name(r->o.task), r->data.src_name, r->data.tgt_name, status);
     fprintf(f, "\"seed\": %llu, \"steps\": %lld, \"steps_done\": %lld, \"batch\": %d, \"lr\": %g, \"schedule\": \"%s\", ",
@@ -389,10 +389,5 @@ vkn_status da_run_write_summary(const da_run *r, double wall_s, const char *stat
         fprintf(f, "}");
     }
     fprintf(f, "]}\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return vkn_status_set(VKN_ERR_IO, "vkn-da: writing %s failed: %s", path, strerror(errno));
-    }
-    return VKN_OK;
+    return vkn_io_atomic_commit(a);
 }

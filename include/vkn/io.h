@@ -15,12 +15,33 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "vkn/status.h"
 #include "vkn/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Atomic file writes: every file vknorm writes (checkpoints, caches, PNGs, summaries) goes through   */
+/* these. The bytes go to PATH.tmp-PID-N (unique per writer), which is flushed and fsync'ed, renamed  */
+/* over PATH, and then PATH's folder is fsync'ed. On any failure PATH is untouched and the temporary  */
+/* file is removed.                                                                                  */
+
+typedef struct vkn_io_atomic vkn_io_atomic;
+
+/* Start writing PATH; what names the writer in messages ("png", "cache", ...). */
+vkn_status vkn_io_atomic_open(const char *path, const char *what, vkn_io_atomic **out);
+vkn_status vkn_io_atomic_write(vkn_io_atomic *a, const void *data, size_t len);
+/* The temporary file as a stdio stream, for fprintf (errors are caught at commit). */
+FILE *vkn_io_atomic_file(vkn_io_atomic *a);
+/* Flush, fsync, rename over PATH, fsync the folder; frees a (also on failure). */
+vkn_status vkn_io_atomic_commit(vkn_io_atomic *a);
+/* Remove the temporary file and free a (NULL is fine). */
+void vkn_io_atomic_abort(vkn_io_atomic *a);
+/* The whole file in one call. */
+vkn_status vkn_io_write_file(const char *path, const void *data, size_t len, const char *what);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* safetensors                                                                                     */
@@ -103,7 +124,12 @@ void vkn_io_safetensors_meta_at(const vkn_io_safetensors *f, int i, const char *
 const char *vkn_io_safetensors_meta_get(const vkn_io_safetensors *f, const char *key);
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Checkpoints: safetensors with metadata {"format": "vknorm-checkpoint", "model": ..., "step": ...}. */
+/* Checkpoints: safetensors files whose metadata says what they are (docs/CHECKPOINTS.md):
+ *   "format": "vknorm-checkpoint", "format_version": "2", "model": the model's name,
+ *   "step": a whole number 0 .. VKN_IO_MAX_STEP, "crc32:<tensor>": the CRC-32 (zlib's) of each tensor's
+ *   bytes as 8 lowercase hex digits, and the caller's own pairs.
+ * Version 1 (no "format_version" key) had no checksums and stored the normalization slots flat
+ * ([K * C] for a [K, C] table); it still loads. */
 
 /* One named host tensor, as the graph lists its parameters and state. */
 typedef struct vkn_io_entry {
@@ -115,20 +141,30 @@ typedef struct vkn_io_entry {
 } vkn_io_entry;
 
 #define VKN_IO_CHECKPOINT_FORMAT "vknorm-checkpoint"
+#define VKN_IO_CHECKPOINT_VERSION 2
+#define VKN_IO_CHECKSUM_PREFIX "crc32:"
+/* More steps than any run takes: a larger "step" is a damaged file. */
+#define VKN_IO_MAX_STEP INT64_C(1000000000000)
 
-/* extra_meta: NULL or a NULL-terminated list of key, value strings (keys "format", "model" and
- * "step" are reserved). Written atomically. */
+/* extra_meta: NULL or a NULL-terminated list of key, value strings (keys "format", "format_version",
+ * "model", "step" and "crc32:..." are reserved). Checksums are computed here. Written atomically. */
 vkn_status vkn_io_checkpoint_save(const char *path, const char *model, int64_t step,
                                   const vkn_io_entry *entries, int n, const char *const *extra_meta);
 
 /* Flags of vkn_io_checkpoint_load. */
 #define VKN_IO_ALLOW_UNEXPECTED 1u   /* tensors in the file that entries do not name are not an error */
+#define VKN_IO_ALLOW_NONFINITE 2u    /* NaN / infinity in F32 / F64 tensors are not an error */
 
-/* Check the file against entries (format, model unless model is NULL, every tensor's presence,
- * dtype and shape; tensors the caller did not ask for unless VKN_IO_ALLOW_UNEXPECTED), reporting every
- * problem in one message, and only then fill each entry's data. step may be NULL. */
+/* Check the file against entries: the metadata (format, version, model unless model is NULL, step,
+ * checksums: VKN_ERR_FORMAT naming the key), every tensor's presence, dtype and shape (tensors the
+ * caller did not ask for unless VKN_IO_ALLOW_UNEXPECTED: VKN_ERR_SHAPE reporting every problem in one
+ * message), then every tensor asked for against its checksum and for non-finite values
+ * (VKN_ERR_FORMAT naming the tensor); only when all of that passes, fill each entry's data. step may
+ * be NULL. */
 vkn_status vkn_io_checkpoint_load(const char *path, const char *model, const vkn_io_entry *entries, int n,
                                   unsigned flags, int64_t *step);
+/* The metadata checks of vkn_io_checkpoint_load alone: format version and step (either may be NULL). */
+vkn_status vkn_io_checkpoint_info(const char *path, int *version, int64_t *step);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Metric logs: <dir>/<name>.csv and <dir>/<name>.jsonl, one record per call, flushed each time. */

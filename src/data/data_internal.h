@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "vkn/data.h"
+#include "vkn/io.h"   /* vkn_io_write_file: atomic writes */
 
 /* Largest decoded IDX payload we accept (bytes). Real datasets are < 200 MB; the cap turns a header
  * claiming absurd dimensions into a clear error instead of a huge allocation. */
@@ -43,9 +44,6 @@ static inline vkn_data_rng vkn_data_rng_for(uint64_t seed, uint64_t i)
  * error message, e.g. what = "idx", fix = "install dataset-fashion-mnist". */
 vkn_status vkn_data_read_file(const char *path, uint64_t max_bytes, const char *what, const char *fix,
                               uint8_t **buf, size_t *len);
-
-/* Write a file atomically: write path.tmp, then rename over path. */
-vkn_status vkn_data_write_file(const char *path, const void *data, size_t len, const char *what);
 
 /* printf into a path buffer; a path that does not fit is an error, never silently cut. */
 vkn_status vkn_data_path(char *out, size_t cap, const char *fmt, ...)

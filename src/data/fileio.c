@@ -43,25 +43,6 @@ vkn_status vkn_data_read_file(const char *path, uint64_t max_bytes, const char *
     return VKN_OK;
 }
 
-vkn_status vkn_data_write_file(const char *path, const void *data, size_t len, const char *what)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return vkn_status_set(VKN_ERR_ARG, "%s: %s: path too long", what, path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return vkn_status_set(VKN_ERR_IO, "%s: %s: cannot create (%s) (check the folder exists and is "
-                              "writable)", what, tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return vkn_status_set(VKN_ERR_IO, "%s: %s: write failed (%s) (check free disk space)", what, path,
-                              strerror(errno));
-    }
-    return VKN_OK;
-}
-
 vkn_status vkn_data_mkdirs(const char *dir, const char *what)
 {
     char p[4096];

@@ -275,7 +275,7 @@ static vkn_status write_idx(const char *path, const uint32_t *dims, int nd, cons
         for (int b = 0; b < 4; b++) raw[4 + 4 * i + b] = (uint8_t)(dims[i] >> (24 - 8 * b));
     memcpy(raw + hlen, data, bytes);
     if (!gz) {
-        vkn_status st = vkn_data_write_file(path, raw, raw_len, "idx");
+        vkn_status st = vkn_io_write_file(path, raw, raw_len, "idx");
         free(raw);
         return st;
     }
@@ -295,7 +295,7 @@ static vkn_status write_idx(const char *path, const uint32_t *dims, int nd, cons
         if (deflate(&z, Z_FINISH) != Z_STREAM_END)
             st = vkn_status_set(VKN_ERR_IO, "idx: %s: gzip compression failed", path);
         else
-            st = vkn_data_write_file(path, out, cap - z.avail_out, "idx");
+            st = vkn_io_write_file(path, out, cap - z.avail_out, "idx");
     }
     deflateEnd(&z);
     free(out);

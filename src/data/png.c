@@ -52,7 +52,7 @@ vkn_status vkn_data_png_grid(const vkn_dataset *ds, const char *path, int32_t st
     unsigned char *png = stbi_write_png_to_mem(rgb, (int)(W * 3), (int)W, (int)H, 3, &len);
     free(rgb);
     if (!png) return vkn_status_set(VKN_ERR_HOST_OOM, "png: %s: encoding failed (out of memory)", path);
-    vkn_status st = vkn_data_write_file(path, png, (size_t)len, "png");
+    vkn_status st = vkn_io_write_file(path, png, (size_t)len, "png");
     STBIW_FREE(png);
     return st;
 }

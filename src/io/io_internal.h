@@ -38,6 +38,11 @@ void io_buf_json_str(io_buf *b, const char *s);
 void io_fmt_double(char *out, size_t cap, double v);
 /* 1 when s (n bytes) is valid UTF-8 without NUL bytes; else 0 and *bad = offset of the first bad byte. */
 int io_utf8_valid(const char *s, size_t n, size_t *bad);
+/* CRC-32 (zlib's, the ISO-HDLC / PNG / gzip polynomial) of n bytes, and continued from crc. */
+uint32_t io_crc32_update(uint32_t crc, const void *data, size_t n);
+static inline uint32_t io_crc32(const void *data, size_t n) { return io_crc32_update(0, data, n); }
+/* n bytes of tensor t starting off bytes into it (off + n <= t->nbytes). */
+vkn_status io_st_read_raw(const vkn_io_safetensors *f, const vkn_io_tensor_info *t, uint64_t off, void *dst, size_t n);
 /* mkdir -p. */
 vkn_status io_mkdirs(const char *dir, const char *what);
 

@@ -265,93 +265,22 @@ vkn_status vkn_io_safetensors_serialize(const vkn_io_st_builder *b, uint8_t **bu
     return VKN_OK;
 }
 
-/* Fail here when the tests ask for it, as the real call would (errno set). */
-static int inject(int point, int err)
-{
-    if (vkn_io_fail_point != point) return 0;
-    errno = err;
-    return 1;
-}
-
-static void fsync_dir(const char *path)
-{
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    fsync(fd);   /* best effort: the rename is already done, and some filesystems refuse this */
-    close(fd);
-}
-
 vkn_status vkn_io_safetensors_write(const vkn_io_st_builder *b, const char *path)
 {
     io_buf h = { 0 };
     const st_entry **order;
     VKN_TRY(build_header(b, &h, &order));
-    vkn_status s = VKN_OK;
-    char tmp[4200];
-    int fd = -1;
-    static int counter;
-    if (strlen(path) > 4096) {
-        s = vkn_status_set(VKN_ERR_ARG, "safetensors: %.200s...: path too long", path);
-        goto done;
+    vkn_io_atomic *a;
+    vkn_status s = vkn_io_atomic_open(path, "safetensors", &a);
+    if (s == VKN_OK) {
+        uint8_t n8[8];
+        put_le64(n8, h.n);
+        s = vkn_io_atomic_write(a, n8, 8);
+        if (s == VKN_OK) s = vkn_io_atomic_write(a, h.p, h.n);
+        for (int k = 0; s == VKN_OK && k < b->n; k++) s = vkn_io_atomic_write(a, order[k]->data, (size_t)order[k]->nbytes);
+        if (s == VKN_OK) s = vkn_io_atomic_commit(a);
+        else vkn_io_atomic_abort(a);
     }
-    for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%d", path, (long)getpid(), counter++);
-        fd = inject(VKN_IO_FAIL_CREATE, EACCES) ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: cannot create a temporary file beside it (%s) (check "
-                           "the folder exists and is writable)", path, strerror(errno));
-        goto done;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: %s", tmp, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    uint8_t n8[8];
-    put_le64(n8, h.n);
-    int ok = fwrite(n8, 1, 8, f) == 8 && fwrite(h.p, 1, h.n, f) == h.n;
-    for (int k = 0; ok && k < b->n; k++) {
-        const st_entry *e = order[k];
-        if (e->nbytes) ok = fwrite(e->data, 1, (size_t)e->nbytes, f) == e->nbytes;
-    }
-    if (ok && inject(VKN_IO_FAIL_WRITE, ENOSPC)) ok = 0;
-    if (ok) ok = fflush(f) == 0;
-    if (!ok) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: write failed (%s) (check free disk space); the "
-                           "previous file is untouched", path, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (inject(VKN_IO_FAIL_FSYNC, EIO) || fsync(fileno(f)) != 0) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: fsync failed (%s); the previous file is untouched",
-                           path, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: close failed (%s); the previous file is untouched",
-                           path, strerror(errno));
-        goto fail;
-    }
-    if (inject(VKN_IO_FAIL_RENAME, EXDEV) || rename(tmp, path) != 0) {
-        s = vkn_status_set(VKN_ERR_IO, "safetensors: %s: cannot rename the temporary file over it (%s); the "
-                           "previous file is untouched", path, strerror(errno));
-        goto fail;
-    }
-    fsync_dir(path);
-    goto done;
-fail:
-    unlink(tmp);
-done:
     free(h.p), free((void *)order);
     return s;
 }
@@ -785,6 +714,23 @@ vkn_status vkn_io_safetensors_read(const vkn_io_safetensors *f, const char *name
     if (read_at(f->fd, dst, (size_t)t.nbytes, f->data_start + t.offset) != 0)
         return vkn_status_set(VKN_ERR_IO, "safetensors: %s: tensor '%s': read failed (%s) (file changed while open?)",
                               f->path, name, strerror(errno));
+    return VKN_OK;
+}
+
+vkn_status io_st_read_raw(const vkn_io_safetensors *f, const vkn_io_tensor_info *t, uint64_t off, void *dst, size_t n)
+{
+    if (off > t->nbytes || n > t->nbytes - off)
+        return vkn_status_set(VKN_ERR_ARG, "safetensors: %s: tensor '%s': bytes [%llu, %llu) are outside its %llu",
+                              f->path, t->name, (unsigned long long)off, (unsigned long long)(off + n),
+                              (unsigned long long)t->nbytes);
+    if (!n) return VKN_OK;
+    if (f->fd < 0) {
+        memcpy(dst, f->mem + t->offset + off, n);
+        return VKN_OK;
+    }
+    if (read_at(f->fd, dst, n, f->data_start + t->offset + off) != 0)
+        return vkn_status_set(VKN_ERR_IO, "safetensors: %s: tensor '%s': read failed (%s) (file changed while open?)",
+                              f->path, t->name, strerror(errno));
     return VKN_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 int vkn_io_fail_point = VKN_IO_FAIL_NONE;
 
@@ -153,4 +154,16 @@ vkn_status io_mkdirs(const char *dir, const char *what)
         }
     }
     return VKN_OK;
+}
+
+uint32_t io_crc32_update(uint32_t crc, const void *data, size_t n)
+{
+    const Bytef *p = data;
+    uLong c = crc;
+    while (n) {   /* zlib takes uInt lengths */
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k, n -= k;
+    }
+    return (uint32_t)c;
 }
