@@ -236,6 +236,12 @@ int cg_sym_eigen(double *a, int n, double *w, double *v)
 double cg_frechet(const cg_gauss *ga, const cg_gauss *gb)
 {
     const int d = ga->d;
+    /* a non-finite mean or covariance (a NaN classifier) has no distance: never a quiet 0 */
+    for (int i = 0; i < d; i++) {
+        if (!isfinite(ga->mu[i]) || !isfinite(gb->mu[i])) return NAN;
+        for (int j = 0; j < d; j++)
+            if (!isfinite(ga->cov[i * d + j]) || !isfinite(gb->cov[i * d + j])) return NAN;
+    }
     double *tmp = malloc(sizeof(double) * d * d * 4), w[CG_FEAT];
     if (!tmp) return NAN;
     double *v = tmp + d * d, *sq = v + d * d, *m = sq + d * d;
@@ -272,7 +278,7 @@ double cg_frechet(const cg_gauss *ga, const cg_gauss *gb)
     }
     free(tmp);
     double fd = dmu + tr - 2 * tr_sqrt;
-    return fd < 0 ? 0 : fd;
+    return !isfinite(fd) ? NAN : fd < 0 ? 0 : fd;
 }
 
 vkn_status cg_eval_images(cg_clf *c, const float *images, const int32_t *labels, int n, const cg_gauss *real,

@@ -317,7 +317,12 @@ static vkn_status setup_metrics(cg_worker *w)
     char path[1400];
     cg_clf_cache_path(w->o.data, w->o.clf_steps, path, sizeof path);
     VKN_TRY(cg_clf_create(w->ctx, 7, 64, &w->clf));
-    bool loaded = access(path, R_OK) == 0 && cg_clf_load(w->clf, path) == VKN_OK;
+    bool loaded = false;
+    if (access(path, F_OK) == 0) {
+        loaded = cg_clf_load(w->clf, path) == VKN_OK;
+        /* a damaged cache (checksum, NaN, shapes) is a notice, and rebuilt */
+        if (!loaded) msg(w, "note: the classifier cache is unusable, rebuilding it: %s", vkn_status_detail());
+    }
     if (!loaded) {
         set_status(w, "training the metrics classifier (first run only)");
         msg(w, "training the metrics classifier on %s (%d steps, first run only; cached in %s)", w->train.name,
@@ -393,6 +398,10 @@ static vkn_status setup_runs(cg_worker *w, int64_t *start)
                 return vkn_status_set(VKN_ERR_IO, "--resume: no checkpoint %s (start without --resume, or give the "
                                       "run's --out folder)", r->ckpt);
             VKN_TRY(vkn_cgan_load(r->m, r->ckpt, &step));
+            if (step > o->steps)   /* the batches up to it are replayed below: refuse a step the run never reached */
+                return vkn_status_set(VKN_ERR_FORMAT, "--resume: checkpoint %s is at step %lld, past the run's --steps "
+                                      "%lld (a damaged checkpoint, or give --steps %lld or more)", r->ckpt, (long long)step,
+                                      (long long)o->steps, (long long)step);
             if (i > 0 && step != *start)
                 return vkn_status_set(VKN_ERR_FORMAT, "--resume: the compared runs' checkpoints are at different steps "
                                       "(%lld, %lld)", (long long)*start, (long long)step);

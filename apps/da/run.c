@@ -109,6 +109,10 @@ static vkn_status resume(da_run *r)
                                   "give the run's --out folder and the same settings)", r->ckpt_path[k]);
         int64_t s = -1;
         VKN_TRY(da_model_load(r->m[k], r->ckpt_path[k], &s));
+        if (s > r->o.steps)   /* the batches up to it are replayed below: refuse a step the run never reached */
+            return vkn_status_set(VKN_ERR_FORMAT, "vkn-da: --resume: checkpoint %s is at step %lld, past the run's --steps "
+                                  "%lld (a damaged checkpoint, or give --steps %lld or more)", r->ckpt_path[k], (long long)s,
+                                  (long long)r->o.steps, (long long)s);
         if (k > 0 && s != at)
             return vkn_status_set(VKN_ERR_FORMAT, "vkn-da: --resume: the checkpoints of %s (step %lld) and %s (step %lld) "
                                   "disagree", r->o.set[0].label, (long long)at, r->o.set[k].label, (long long)s);

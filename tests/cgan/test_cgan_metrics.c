@@ -113,6 +113,58 @@ static void test_classifier_metrics(void **state)
     assert_true(c.max_share == 1.0f);
     assert_true(c.fd > 5 * halves && c.fd > 1.0f);
 
+    /* the cache: a round trip, then a flipped byte and a NaN (saved with a valid checksum) are refused by
+     * name, so the app rebuilds instead of reporting a Frechet distance of a NaN classifier */
+    char dir[] = "/tmp/vkn-clf-cache-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/clf.safetensors", dir);
+    assert_int_equal(cg_clf_save(clf, path, 60), VKN_OK);
+    assert_int_equal(cg_clf_load(clf, path), VKN_OK);
+    vkn_io_safetensors *f;
+    assert_int_equal(vkn_io_safetensors_open(path, &f), VKN_OK);
+    int nt = vkn_io_safetensors_count(f);
+    vkn_io_entry *ent = calloc((size_t)nt, sizeof *ent);
+    const vkn_io_tensor_info *fc = NULL;
+    for (int i = 0; i < nt; i++) {
+        const vkn_io_tensor_info *t = vkn_io_safetensors_at(f, i);
+        if (!fc && t->dtype == VKN_IO_F32 && t->numel > 4) fc = t;
+        ent[i] = (vkn_io_entry){ t->name, t->dtype, t->ndim, {0}, malloc(t->nbytes ? t->nbytes : 1) };
+        memcpy(ent[i].shape, t->shape, (size_t)t->ndim * sizeof(int64_t));
+        assert_int_equal(vkn_io_safetensors_read(f, t->name, t->dtype, -1, NULL, ent[i].data), VKN_OK);
+    }
+    assert_non_null(fc);
+    size_t len;
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    len = (size_t)ftell(fp);
+    uint64_t data_len = 0;   /* the data section ends the file */
+    for (int i = 0; i < nt; i++) data_len += vkn_io_safetensors_at(f, i)->nbytes;
+    uint64_t at = len - data_len + fc->offset + 2;
+    fseek(fp, (long)at, SEEK_SET);
+    int byte = fgetc(fp);
+    fclose(fp);
+    fp = fopen(path, "r+b");
+    fseek(fp, (long)at, SEEK_SET);
+    fputc(byte ^ 0x01, fp);
+    fclose(fp);
+    assert_int_equal(cg_clf_load(clf, path), VKN_ERR_FORMAT);
+    assert_non_null(strstr(vkn_status_detail(), "does not match its checksum"));
+    assert_non_null(strstr(vkn_status_detail(), fc->name));
+    for (int i = 0; i < nt; i++)
+        if (!strcmp(ent[i].name, fc->name)) ((float *)ent[i].data)[3] = NAN;
+    assert_int_equal(vkn_io_checkpoint_save(path, "cgan-classifier-v1", 60, ent, nt, NULL), VKN_OK);
+    assert_int_equal(cg_clf_load(clf, path), VKN_ERR_FORMAT);
+    assert_non_null(strstr(vkn_status_detail(), "holds NaN at element 3"));
+    for (int i = 0; i < nt; i++) free(ent[i].data);
+    free(ent);
+    vkn_io_safetensors_close(f);
+    remove(path);
+    rmdir(dir);
+    /* and a NaN Gaussian has no distance (not 0) */
+    h1->mu[5] = NAN;
+    assert_true(isnan(cg_frechet(h1, h2)));
+    assert_true(isnan(cg_frechet(h2, h1)));
+
     free(x), free(col), free(feat), free(real), free(h1), free(h2);
     vkn_data_loader_destroy(ld);
     cg_clf_destroy(clf);

