@@ -1,5 +1,5 @@
-/* TrueType text through stb_truetype (the Debian package libstb-dev; compiled static to this file so it
- * cannot clash with src/data's copy). Glyph bitmaps are cached per (codepoint, size). */
+/* TrueType text through vkn_ttf (src/data/ttf.c: the font validated, then drawn by stb_truetype).
+ * Glyph bitmaps are cached per (codepoint, size). */
 #include "viewer.h"
 
 #include <errno.h>
@@ -7,17 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STBTT_STATIC
-#define STB_TRUETYPE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#endif
-#include <stb_truetype.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "vkn/data.h"   /* vkn_ttf: validated fonts through stb_truetype */
 
 #define DEJAVU_DIR "/usr/share/fonts/truetype/dejavu"
 #define CACHE_SIZE 4096 /* glyph slots (power of two); flushed when three quarters full */
@@ -32,54 +22,29 @@ typedef struct glyph {
 } glyph;
 
 struct vkn_font {
-    unsigned char *data;
-    stbtt_fontinfo info;
+    vkn_ttf *ttf;
     int ascent, descent, line_gap, cap_height; /* font units */
     glyph *cache;
     int used;
     char path[256];
 };
 
-static vkn_status read_file(const char *path, unsigned char **out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkn_status_set(VKN_ERR_IO, "font: cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = n > 0 ? malloc((size_t)n) : NULL;
-    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        fclose(f);
-        return vkn_status_set(VKN_ERR_IO, "font: cannot read %s", path);
-    }
-    fclose(f);
-    *out = p;
-    return VKN_OK;
-}
-
 vkn_status vkn_font_load(vkn_font **out, const char *path)
 {
     *out = NULL;
     vkn_font *f = calloc(1, sizeof *f);
     if (!f) return vkn_status_set(VKN_ERR_HOST_OOM, "font: out of memory");
-    vkn_status st = read_file(path, &f->data);
+    vkn_status st = vkn_ttf_open(path, &f->ttf);
     if (st != VKN_OK) {
         free(f);
         return st;
     }
-    int off = stbtt_GetFontOffsetForIndex(f->data, 0);
-    if (off < 0 || !stbtt_InitFont(&f->info, f->data, off)) {
-        free(f->data);
-        free(f);
-        return vkn_status_set(VKN_ERR_FORMAT, "font: %s is not a TrueType font", path);
-    }
-    stbtt_GetFontVMetrics(&f->info, &f->ascent, &f->descent, &f->line_gap);
+    vkn_ttf_vmetrics(f->ttf, &f->ascent, &f->descent, &f->line_gap);
     int x0, y0, x1, y1;
-    f->cap_height = stbtt_GetCodepointBox(&f->info, 'H', &x0, &y0, &x1, &y1) ? y1 : f->ascent * 3 / 4;
+    f->cap_height = vkn_ttf_box(f->ttf, vkn_ttf_glyph(f->ttf, 'H'), &x0, &y0, &x1, &y1) ? y1 : f->ascent * 3 / 4;
     f->cache = calloc(CACHE_SIZE, sizeof *f->cache);
     if (!f->cache) {
-        free(f->data);
+        vkn_ttf_close(f->ttf);
         free(f);
         return vkn_status_set(VKN_ERR_HOST_OOM, "font: out of memory");
     }
@@ -115,11 +80,11 @@ void vkn_font_free(vkn_font *f)
     if (!f) return;
     cache_flush(f);
     free(f->cache);
-    free(f->data);
+    vkn_ttf_close(f->ttf);
     free(f);
 }
 
-static inline float scale_of(const vkn_font *f, float px) { return stbtt_ScaleForMappingEmToPixels(&f->info, px); }
+static inline float scale_of(const vkn_font *f, float px) { return vkn_ttf_scale_for_em(f->ttf, px); }
 
 static const glyph *get_glyph(vkn_font *f, uint32_t cp, float px)
 {
@@ -135,11 +100,11 @@ static const glyph *get_glyph(vkn_font *f, uint32_t cp, float px)
             float s = scale_of(f, px);
             g->cp = cp;
             g->px = px;
-            g->index = stbtt_FindGlyphIndex(&f->info, (int)cp);
+            g->index = vkn_ttf_glyph(f->ttf, cp);
             int adv, lsb;
-            stbtt_GetGlyphHMetrics(&f->info, g->index, &adv, &lsb);
+            vkn_ttf_hmetrics(f->ttf, g->index, &adv, &lsb);
             g->advance = adv * s;
-            g->bitmap = stbtt_GetGlyphBitmap(&f->info, s, s, g->index, &g->w, &g->h, &g->xoff, &g->yoff);
+            g->bitmap = vkn_ttf_bitmap(f->ttf, s, g->index, &g->w, &g->h, &g->xoff, &g->yoff);
             f->used++;
             return g;
         }
@@ -177,7 +142,7 @@ float vkn_font_width(vkn_font *f, float px, const char *text)
         uint32_t cp = utf8_next(&text);
         if (cp == '\n') break;
         const glyph *g = get_glyph(f, cp, px);
-        if (prev >= 0) w += stbtt_GetGlyphKernAdvance(&f->info, prev, g->index) * s;
+        if (prev >= 0) w += vkn_ttf_kern(f->ttf, prev, g->index) * s;
         w += g->advance;
         prev = g->index;
     }
@@ -206,7 +171,7 @@ float vkn_canvas_text(vkn_canvas *c, vkn_font *f, float px, float x, float y, in
         uint32_t cp = utf8_next(&text);
         if (cp == '\n') break;
         const glyph *g = get_glyph(f, cp, px);
-        if (prev >= 0) pen += stbtt_GetGlyphKernAdvance(&f->info, prev, g->index) * s;
+        if (prev >= 0) pen += vkn_ttf_kern(f->ttf, prev, g->index) * s;
         int gx = (int)lrintf(pen) + g->xoff, gy = by + g->yoff;
         for (int j = 0; j < g->h; j++)
             for (int i = 0; i < g->w; i++) {

@@ -150,6 +150,32 @@ void vkn_data_loader_shape(const vkn_data_loader *ld, int32_t *c, int32_t *h, in
 vkn_status vkn_data_png_grid(const vkn_dataset *ds, const char *path, int32_t start, int32_t count,
                              int32_t cols, int32_t scale);
 
+/* ---- TrueType fonts (ttf.c): the only door to stb_truetype ----
+ * stb_truetype trusts a font completely, so a font is validated first against everything stb reads
+ * for the calls below (table directory, head, hhea, maxp, hmtx, loca, every glyph's outline and
+ * components, the Unicode cmap, GPOS pair kerning or kern), with a VKN_ERR_FORMAT naming the file and
+ * the table. Glyph indices are kept in range and bitmaps bounded. Only TrueType outlines (glyf). */
+typedef struct vkn_ttf vkn_ttf;
+/* Read and validate a .ttf (or the first font of a .ttc). */
+vkn_status vkn_ttf_open(const char *path, vkn_ttf **out);
+/* The same on bytes in memory (copied); what names them in messages. */
+vkn_status vkn_ttf_open_mem(const void *buf, size_t len, const char *what, vkn_ttf **out);
+void vkn_ttf_close(vkn_ttf *f);
+int vkn_ttf_glyph_count(const vkn_ttf *f);
+/* Glyph index of a codepoint; 0 (the missing glyph) when the font has none. */
+int vkn_ttf_glyph(const vkn_ttf *f, uint32_t codepoint);
+/* Font units. */
+void vkn_ttf_vmetrics(const vkn_ttf *f, int *ascent, int *descent, int *line_gap);
+void vkn_ttf_hmetrics(const vkn_ttf *f, int glyph, int *advance, int *lsb);
+int vkn_ttf_kern(const vkn_ttf *f, int glyph1, int glyph2);
+/* The glyph's box from its header; 0 (and zeros) for an empty glyph. */
+int vkn_ttf_box(const vkn_ttf *f, int glyph, int *x0, int *y0, int *x1, int *y1);
+/* Scale from font units to pixels for an em of px pixels. */
+float vkn_ttf_scale_for_em(const vkn_ttf *f, float px);
+/* 8-bit coverage of a glyph at scale (pixels per font unit), *w x *h, placed at (*xoff, *yoff) from the
+ * pen; free() it. NULL for an empty glyph or one over 4096 pixels a side. */
+uint8_t *vkn_ttf_bitmap(const vkn_ttf *f, float scale, int glyph, int *w, int *h, int *xoff, int *yoff);
+
 #ifdef __cplusplus
 }
 #endif

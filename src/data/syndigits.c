@@ -2,6 +2,7 @@
  * fonts of Debian packages, 28x28 RGB, varied in font, size, position, rotation, shear, stroke width,
  * colours, shadow, neighbouring digits, background gradient, blur and noise.
  *
+ * Fonts go through src/data/ttf.c, which validates them before stb_truetype reads them.
  * Rendering works at 3x resolution (84x84) and box-filters down, which anti-aliases the warped glyphs.
  * Sample i depends only on (seed, i) and the installed fonts. */
 #include "data/data_internal.h"
@@ -11,18 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define STBTT_STATIC
-#define STB_TRUETYPE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#endif
-#include <stb_truetype.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 #define SIDE 28
 #define SS 3                 /* supersampling factor */
@@ -34,9 +23,9 @@
                           "/usr/share/fonts/truetype/freefont"
 
 typedef struct font {
-    uint8_t       *data;
-    stbtt_fontinfo info;
-    float          digit_h;  /* height of '0' in font units, to size every font alike */
+    vkn_ttf *ttf;            /* validated (src/data/ttf.c) */
+    int      digit[10];      /* glyph of '0' .. '9' */
+    float    digit_h;        /* height of '0' in font units, to size every font alike */
 } font;
 
 typedef struct font_set {
@@ -48,7 +37,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static void fonts_free(font_set *fs)
 {
-    for (int i = 0; i < fs->n; i++) free(fs->n_[i].data);
+    for (int i = 0; i < fs->n; i++) vkn_ttf_close(fs->n_[i].ttf);
     fs->n = 0;
 }
 
@@ -77,36 +66,38 @@ static vkn_status fonts_load(font_set *fs)
         closedir(dh);
     }
     qsort(paths, (size_t)np, sizeof *paths, cmp_str);
+    char first_bad[512] = "";
     for (int i = 0; i < np; i++) {
-        uint8_t *buf;
-        size_t len;
-        if (fs->n < MAX_FONTS && vkn_data_read_file(paths[i], 64u << 20, "syndigits", FONT_FIX, &buf, &len) == VKN_OK) {
-            font *f = &fs->n_[fs->n];
-            int off = stbtt_GetFontOffsetForIndex(buf, 0);
-            int ok = off >= 0 && stbtt_InitFont(&f->info, buf, off);
-            for (int d = 0; ok && d < 10; d++) ok = stbtt_FindGlyphIndex(&f->info, '0' + d) != 0;
-            int x0, y0, x1, y1;
-            if (ok && stbtt_GetCodepointBox(&f->info, '0', &x0, &y0, &x1, &y1) && y1 > y0) {
-                f->data = buf, f->digit_h = (float)(y1 - y0);
-                fs->n++;
-            } else {
-                free(buf);
-            }
+        font *f = &fs->n_[fs->n];
+        vkn_ttf *t = NULL;
+        if (fs->n < MAX_FONTS && vkn_ttf_open(paths[i], &t) != VKN_OK) {
+            /* a damaged font is skipped with a notice (the set of fonts, and so the data, changes) */
+            fprintf(stderr, "vknorm: syndigits: skipping %s\n", vkn_status_detail());
+            if (!first_bad[0]) snprintf(first_bad, sizeof first_bad, "%s", vkn_status_detail());
+        }
+        int ok = t != NULL;
+        for (int d = 0; ok && d < 10; d++) ok = (f->digit[d] = vkn_ttf_glyph(t, (uint32_t)('0' + d))) != 0;
+        int x0, y0, x1, y1;
+        if (ok && vkn_ttf_box(t, f->digit[0], &x0, &y0, &x1, &y1) && y1 > y0) {
+            f->ttf = t, f->digit_h = (float)(y1 - y0);
+            fs->n++;
+        } else {
+            vkn_ttf_close(t);
         }
         free(paths[i]);
     }
     vkn_status_clear();
     if (fs->n == 0)
-        return vkn_status_set(VKN_ERR_IO, "syndigits: %s: no usable TrueType font with digits found (%s)",
-                              env && *env ? env : DEFAULT_FONT_DIRS, FONT_FIX);
+        return vkn_status_set(VKN_ERR_IO, "syndigits: %s: no usable TrueType font with digits found%s%s (%s)",
+                              env && *env ? env : DEFAULT_FONT_DIRS, first_bad[0] ? "; " : "", first_bad, FONT_FIX);
     return VKN_OK;
 }
 
 /* Draw one glyph's coverage into a line buffer (max-blend), with its pen at (pen_x, base_y). */
-static void draw_glyph(const font *f, float scale, int cp, float pen_x, float base_y, float *line, int lw, int lh)
+static void draw_glyph(const font *f, float scale, int glyph, float pen_x, float base_y, float *line, int lw, int lh)
 {
     int gw, gh, xo, yo;
-    unsigned char *g = stbtt_GetCodepointBitmap(&f->info, scale, scale, cp, &gw, &gh, &xo, &yo);
+    unsigned char *g = vkn_ttf_bitmap(f->ttf, scale, glyph, &gw, &gh, &xo, &yo);
     if (!g) return;
     int ox = (int)lroundf(pen_x) + xo, oy = (int)lroundf(base_y) + yo;
     for (int y = 0; y < gh; y++)
@@ -116,7 +107,7 @@ static void draw_glyph(const font *f, float scale, int cp, float pen_x, float ba
             float v = g[y * gw + x] / 255.0f;
             if (v > line[Y * lw + X]) line[Y * lw + X] = v;
         }
-    stbtt_FreeBitmap(g, NULL);
+    free(g);
 }
 
 static float sample_bilinear(const float *img, int w, int h, float x, float y)
@@ -197,17 +188,17 @@ static void render(const font_set *fs, int label, vkn_data_rng *r, float *line, 
     memset(line, 0, sizeof(float) * (size_t)(lw * lh));
     float base_y = lh * 0.5f + height * 0.5f;
     int adv, lsb;
-    stbtt_GetCodepointHMetrics(&f->info, '0' + label, &adv, &lsb);
+    vkn_ttf_hmetrics(f->ttf, f->digit[label], &adv, &lsb);
     float track = (float)vkn_data_rng_range(r, 0.9, 1.25);
     float pen = lw * 0.5f - adv * scale * 0.5f;
-    draw_glyph(f, scale, '0' + label, pen, base_y, line, lw, lh);
+    draw_glyph(f, scale, f->digit[label], pen, base_y, line, lw, lh);
     if (vkn_data_rng_unif(r) < 0.7) {
-        int left = '0' + (int)vkn_data_rng_int(r, 10), la;
-        stbtt_GetCodepointHMetrics(&f->info, left, &la, &lsb);
+        int left = f->digit[vkn_data_rng_int(r, 10)], la;
+        vkn_ttf_hmetrics(f->ttf, left, &la, &lsb);
         draw_glyph(f, scale, left, pen - la * scale * track, base_y, line, lw, lh);
     }
     if (vkn_data_rng_unif(r) < 0.7)
-        draw_glyph(f, scale, '0' + (int)vkn_data_rng_int(r, 10), pen + adv * scale * track, base_y, line, lw, lh);
+        draw_glyph(f, scale, f->digit[vkn_data_rng_int(r, 10)], pen + adv * scale * track, base_y, line, lw, lh);
 
     /* warp: rotation, shear, aspect and offset, applied by inverse mapping with bilinear sampling */
     float th = (float)vkn_data_rng_range(r, -0.26, 0.26), sh = (float)vkn_data_rng_range(r, -0.25, 0.25);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets for the file parsers (datasets, safetensors) with clang (ASan + UBSan)
+# Build the libFuzzer targets for the file parsers (datasets, safetensors, TrueType fonts) with clang (ASan + UBSan)
 # and run each for a bounded time on its seed corpus in tests/fuzz/corpus/<target>/ (read-only: new
 # inputs go to a temporary folder, so the repository's corpus only changes when someone adds seeds on
 # purpose).
@@ -17,7 +17,7 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sa
        -I"$root/include" -I"$root/src" -I/usr/include/stb)
 srcs=("$root/src/core/status.c" "$root/src/core/paths.c" "$root"/src/data/*.c "$root"/src/io/*.c)
 status=0
-for t in idx mnist_json safetensors; do
+for t in idx mnist_json safetensors font; do
   echo "fuzz: building $t"
   "$cc" "${flags[@]}" "${srcs[@]}" "$root/tests/fuzz/fuzz_$t.c" -lz -lcjson -lm -o "$out/fuzz_$t"
   mkdir -p "$out/corpus_$t"
