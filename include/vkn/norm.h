@@ -8,9 +8,10 @@
  *
  * Parameter slots: each method owns a fixed, ordered list of flat tensors ("slots"): learned
  * parameters (with a gradient) and buffers (running statistics, EM state, constants). The device
- * side stores slot i as one flat f32 array of slots[i].count elements, in the order given by
- * vkn_norm_slots(); checkpoints use the slot names. Multi-dimensional slots are row-major:
- * a "K x C" slot holds element (k, c) at k*C + c.
+ * side stores slot i as one f32 tensor of the slot's shape ([C], or [K, C] for per-context and
+ * per-component tables), in the order given by vkn_norm_slots(); checkpoints use the slot names and
+ * these shapes (docs/CHECKPOINTS.md). Multi-dimensional slots are row-major: a "K x C" slot holds
+ * element (k, c) at k*C + c.
  */
 #ifndef VKN_NORM_H
 #define VKN_NORM_H

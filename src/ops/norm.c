@@ -88,8 +88,11 @@ vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_op
     if (s == VKN_OK) s = vkn_norm_ref_init(&nm->o, seed, ref);
     for (int i = 0; s == VKN_OK && i < nm->ns; i++) {
         int64_t n = nm->sl[i].count;
-        s = vkn_tensor_alloc(arena, VKN_F32, 1, &n, &nm->st[i]);
-        if (s == VKN_OK && nm->sl[i].learned) s = vkn_tensor_alloc(arena, VKN_F32, 1, &n, &nm->gt[i]);
+        /* the slot's real shape ([C], or [K, C] for per-context / per-component tables): what the
+         * parameter store, the optimizer state and checkpoints see (docs/CHECKPOINTS.md) */
+        int64_t shape[2] = { nm->sl[i].shape[0], nm->sl[i].rank == 2 ? nm->sl[i].shape[1] : 1 };
+        s = vkn_tensor_alloc(arena, VKN_F32, nm->sl[i].rank, shape, &nm->st[i]);
+        if (s == VKN_OK && nm->sl[i].learned) s = vkn_tensor_alloc(arena, VKN_F32, nm->sl[i].rank, shape, &nm->gt[i]);
         if (s == VKN_OK) {
             float *f = malloc((size_t)n * sizeof *f);
             if (!f) { s = vkn_status_set(VKN_ERR_HOST_OOM, "norm: slot upload"); break; }
