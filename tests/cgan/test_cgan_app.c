@@ -464,6 +464,101 @@ static void test_side_outputs(void **state)
     free(t);
 }
 
+/* Rewrite a metadata value of a safetensors file (header re-padded, data untouched). */
+static void set_meta(const char *path, const char *key, const char *value)
+{
+    size_t n;
+    char *b = ct_read(path, &n);
+    assert_non_null(b);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--) h = h << 8 | (uint8_t)b[i];
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    char *hdr = b + 8, *at = strstr(hdr, pat);
+    assert_true(at && at < hdr + h);
+    char *v = at + strlen(pat), *end = strchr(v, '"');
+    char *out = malloc(n + 64);
+    size_t k = 8;
+    memcpy(out + k, hdr, (size_t)(v - hdr)), k += (size_t)(v - hdr);
+    memcpy(out + k, value, strlen(value)), k += strlen(value);
+    size_t rest = (size_t)(hdr + h - end);
+    memcpy(out + k, end, rest), k += rest;
+    while (k > 8 && out[k - 1] == ' ') k--;   /* the old padding */
+    while ((k - 8) % 8) out[k++] = ' ';
+    uint64_t nh = k - 8;
+    for (int i = 0; i < 8; i++) out[i] = (char)(nh >> (8 * i));
+    memcpy(out + k, b + 8 + h, n - 8 - h), k += n - 8 - h;
+    FILE *f = fopen(path, "wb");
+    assert_int_equal(fwrite(out, 1, k, f), k);
+    fclose(f);
+    free(out), free(b);
+}
+
+static void expect_resume_fails(const char *dir, const char *needle)
+{
+    char log[512];
+    snprintf(log, sizeof log, "%s/damaged.log", ct_tmp());
+    time_t t0 = time(NULL);
+    int rc = ct_sh(log, "%s '%s' " FAST " --out '%s' --steps 4 --resume", env, app, dir);
+    char *t = ct_read(log, NULL);
+    if (rc != 1 || !t || !strstr(t, needle)) {
+        ct_print(log);
+        fail_msg("resume of a damaged checkpoint: exit %d (want 1), message should contain '%s'", rc, needle);
+    }
+    assert_true(time(NULL) - t0 < 120);   /* refused, not replaying batches */
+    free(t);
+}
+
+/* A damaged checkpoint is refused by name before any batch is replayed (a step of 2^63-1 used to hang
+ * --resume, -5 to resume into "diverged", a flipped float to resume silently); a damaged classifier
+ * cache is rebuilt with a notice. */
+static void test_damaged_files(void **state)
+{
+    (void)state;
+    need_data();
+    char out[256], ck[512], good[512];
+    snprintf(out, sizeof out, "%s/damaged", ct_tmp());
+    assert_int_equal(run(out, "--steps 2"), 0);
+    snprintf(ck, sizeof ck, "%s/ckpt.safetensors", out);
+    snprintf(good, sizeof good, "%s/ckpt.good", ct_tmp());
+    size_t n = 0;
+    char *orig = ct_read(ck, &n);
+    assert_non_null(orig);
+    FILE *f;
+    static const struct { const char *step, *msg; } bad[] = {
+        { "9223372036854775807", "\"step\" is \"9223372036854775807\"" },
+        { "-5", "\"step\" is \"-5\"" },
+        { "5", "is at step 5, past the run's --steps 4" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        set_meta(ck, "step", bad[i].step);
+        expect_resume_fails(out, bad[i].msg);
+        f = fopen(ck, "wb"), fwrite(orig, 1, n, f), fclose(f);
+    }
+    orig[n - 3] ^= 0x40;   /* a float of the last tensor */
+    f = fopen(ck, "wb"), fwrite(orig, 1, n, f), fclose(f);
+    expect_resume_fails(out, "does not match its checksum");
+    free(orig);
+    /* the classifier cache: a flipped byte is noticed and the classifier retrained */
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/data/cache/cgan-classifier-v1-fashion-5.safetensors", ct_tmp());
+    char *c = ct_read(cache, &n);
+    assert_non_null(c);
+    c[n - 5] ^= 0x01;
+    f = fopen(cache, "wb"), fwrite(c, 1, n, f), fclose(f);
+    free(c);
+    char log[512];
+    snprintf(log, sizeof log, "%s/cache.log", ct_tmp());
+    snprintf(out, sizeof out, "%s/damaged-cache", ct_tmp());
+    int rc = ct_sh(log, "%s '%s' " FAST " --out '%s' --steps 1", env, app, out);
+    char *t = ct_read(log, NULL);
+    if (rc != 0 || !strstr(t, "classifier cache is unusable, rebuilding it") || !strstr(t, "does not match its checksum")) {
+        ct_print(log);
+        fail_msg("damaged classifier cache: exit %d, want 0 and a notice", rc);
+    }
+    free(t);
+}
+
 static void test_compare_and_missing_data(void **state)
 {
     (void)state;
@@ -504,6 +599,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_logs_after_kill),
         cmocka_unit_test(test_side_outputs),
         cmocka_unit_test(test_compare_and_missing_data),
+        cmocka_unit_test(test_damaged_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

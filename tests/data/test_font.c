@@ -79,6 +79,30 @@ static void test_truncated_refused(void **s)
     free(font);
 }
 
+/* The UBSan report on a byte-flipped font: stb_truetype reads 32-bit fields as p[0] << 24 in an int
+ * (ttULONG), undefined for a top byte >= 0x80; the first it reads are the table offsets in the
+ * directory (stbtt__find_table, from stbtt_InitFont). Such a font is refused before stb reads it. */
+static void test_offset_over_2g_refused(void **s)
+{
+    (void)s;
+    if (!have_dejavu()) skip();
+    size_t n;
+    uint8_t *font = read_bytes(DEJAVU, &n);
+    int tables = font[4] << 8 | font[5];
+    for (int i = 0; i < tables; i++) {
+        uint8_t *e = font + 12 + 16 * i;
+        char tag[5] = { (char)e[0], (char)e[1], (char)e[2], (char)e[3], 0 };
+        e[8] ^= 0x80;
+        vkn_ttf *f;
+        assert_int_equal(vkn_ttf_open_mem(font, n, "flipped.ttf", &f), VKN_ERR_FORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "table '%s' at bytes [", tag);
+        detail_has("font: flipped.ttf: ", want, "runs past the end", NULL);
+        e[8] ^= 0x80;
+    }
+    free(font);
+}
+
 /* splitmix64 */
 static uint64_t rnd(uint64_t *s)
 {
@@ -153,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_installed_fonts_validate),
         cmocka_unit_test(test_truncated_refused),
+        cmocka_unit_test(test_offset_over_2g_refused),
         cmocka_unit_test(test_damaged_fonts),
         cmocka_unit_test(test_syndigits_names_a_bad_font),
     };

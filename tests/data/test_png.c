@@ -2,6 +2,7 @@
  * samples' pixels in the expected cells. */
 #include "vkn/data.h"
 #include "../common/filetest.h"
+#include <unistd.h>
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
@@ -39,6 +40,17 @@ static void test_grid(void **s)
     assert_int_equal(p[0], 80);
     stbi_image_free(px);
     free(file);
+    /* written atomically under a name of its own: a fixed grid.png.tmp in the way (a folder here)
+     * changes nothing */
+    char fixed[160];
+    snprintf(fixed, sizeof fixed, "%s.tmp", path);
+    assert_int_equal(mkdir(fixed, 0755), 0);
+    assert_int_equal(vkn_data_png_grid(&ds, path, 1, 4, 3, 2), VKN_OK);
+    size_t n2;
+    uint8_t *again = read_bytes(path, &n2);
+    assert_int_equal(n2, n);
+    free(again);
+    rmdir(fixed);
     /* bad requests are refused, unwritable paths reported */
     assert_int_equal(vkn_data_png_grid(&ds, path, 3, 5, 3, 2), VKN_ERR_ARG);
     assert_int_equal(vkn_data_png_grid(&ds, "/nonexistent/dir/g.png", 0, 2, 2, 1), VKN_ERR_IO);

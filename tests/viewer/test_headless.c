@@ -2,6 +2,8 @@
  * runs headless and writes its frames (argv[1]: the vkn-viewer-demo executable). */
 #include "viewer_test.h"
 
+#include <unistd.h>
+
 #include <math.h>
 #include <sys/wait.h>
 
@@ -106,6 +108,14 @@ static void test_widgets_png(void **s)
     snprintf(path, sizeof path, "%s/widgets.png", vt_tmp_dir());
     assert_int_equal(vkn_view_screenshot(v, path), VKN_OK);
     vt_check_png(path, 900, 600);
+    /* no fixed PATH.tmp shared by writers: one sitting there (here a folder, which a fixed name could
+     * not be opened over) changes nothing, and each write leaves no temporary file */
+    char fixed[300];
+    snprintf(fixed, sizeof fixed, "%s.tmp", path);
+    assert_int_equal(mkdir(fixed, 0755), 0);
+    assert_int_equal(vkn_view_screenshot(v, path), VKN_OK);
+    vt_check_png(path, 900, 600);
+    rmdir(fixed);
     assert_int_equal(vkn_view_screenshot(v, "/nonexistent-dir/x.png"), VKN_ERR_IO);
     assert_non_null(strstr(vkn_status_detail(), "/nonexistent-dir/x.png"));
     vkn_view_request_quit(v);

@@ -92,11 +92,44 @@ static void test_faces_and_missing(void **s)
     assert_int_equal(vkn_font_load(&f, path), VKN_ERR_FORMAT);
 }
 
+/* A truncated font (head -c 5000 DejaVuSans.ttf, which used to segfault) is a named error, through
+ * the face lookup the apps use as well; a damaged one in VKN_FONT_DIR does not crash the window. */
+static void test_truncated_font(void **s)
+{
+    (void)s;
+    FILE *in = fopen("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "rb");
+    if (!in) skip();
+    static unsigned char buf[5000];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    assert_int_equal(n, sizeof buf);
+    const char *dir = vt_tmp_dir();
+    char path[160];
+    snprintf(path, sizeof path, "%s/DejaVuSans.ttf", dir);
+    FILE *fp = fopen(path, "wb");
+    fwrite(buf, 1, n, fp);
+    fclose(fp);
+    vkn_font *f = (vkn_font *)1;
+    assert_int_equal(vkn_font_load(&f, path), VKN_ERR_FORMAT);
+    assert_null(f);
+    assert_non_null(strstr(vkn_status_detail(), path));
+    assert_non_null(strstr(vkn_status_detail(), "runs past the end of the 5000-byte file"));
+    setenv("VKN_FONT_DIR", dir, 1);
+    assert_int_equal(vkn_font_load_face(&f, VKN_FONT_SANS), VKN_ERR_FORMAT);
+    vkn_canvas c;
+    vkn_ui ui;
+    assert_int_equal(vkn_canvas_init(&c, 10, 10), VKN_OK);
+    assert_int_equal(vkn_ui_init(&ui, &c), VKN_ERR_FORMAT);
+    vkn_canvas_free(&c);
+    unsetenv("VKN_FONT_DIR");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glyphs),
         cmocka_unit_test(test_faces_and_missing),
+        cmocka_unit_test(test_truncated_font),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
