@@ -10,6 +10,7 @@
  * (batch 10, a classifier trained for 5 steps, cached in the test's own data folder) keep it fast.
  * Skipped without Fashion-MNIST (Debian dataset-fashion-mnist). */
 #include "cgan_test.h"
+#include "../common/st_edit.h"
 
 #include <signal.h>
 #include <time.h>
@@ -464,36 +465,6 @@ static void test_side_outputs(void **state)
     free(t);
 }
 
-/* Rewrite a metadata value of a safetensors file (header re-padded, data untouched). */
-static void set_meta(const char *path, const char *key, const char *value)
-{
-    size_t n;
-    char *b = ct_read(path, &n);
-    assert_non_null(b);
-    uint64_t h = 0;
-    for (int i = 7; i >= 0; i--) h = h << 8 | (uint8_t)b[i];
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    char *hdr = b + 8, *at = strstr(hdr, pat);
-    assert_true(at && at < hdr + h);
-    char *v = at + strlen(pat), *end = strchr(v, '"');
-    char *out = malloc(n + 64);
-    size_t k = 8;
-    memcpy(out + k, hdr, (size_t)(v - hdr)), k += (size_t)(v - hdr);
-    memcpy(out + k, value, strlen(value)), k += strlen(value);
-    size_t rest = (size_t)(hdr + h - end);
-    memcpy(out + k, end, rest), k += rest;
-    while (k > 8 && out[k - 1] == ' ') k--;   /* the old padding */
-    while ((k - 8) % 8) out[k++] = ' ';
-    uint64_t nh = k - 8;
-    for (int i = 0; i < 8; i++) out[i] = (char)(nh >> (8 * i));
-    memcpy(out + k, b + 8 + h, n - 8 - h), k += n - 8 - h;
-    FILE *f = fopen(path, "wb");
-    assert_int_equal(fwrite(out, 1, k, f), k);
-    fclose(f);
-    free(out), free(b);
-}
-
 static void expect_resume_fails(const char *dir, const char *needle)
 {
     char log[512];
@@ -531,7 +502,7 @@ static void test_damaged_files(void **state)
         { "5", "is at step 5, past the run's --steps 4" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        set_meta(ck, "step", bad[i].step);
+        st_set_meta(ck, "step", bad[i].step);
         expect_resume_fails(out, bad[i].msg);
         f = fopen(ck, "wb"), fwrite(orig, 1, n, f), fclose(f);
     }

@@ -33,6 +33,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #endif
 #include <stb_image.h>
+#include "../common/st_edit.h"
 
 static const char *app;
 static char tmp[64];
@@ -426,6 +427,51 @@ static void test_side_outputs(void **s)
     free(t);
 }
 
+/* A damaged checkpoint is refused by name before the batches are replayed (a step of 2^63-1 used to
+ * hang --resume, -5 to resume and fail as "diverged", a flipped float to resume silently). */
+static void test_damaged_checkpoint(void **s)
+{
+    (void)s;
+    if (!have_mnist()) skip();
+    char args[1024], log[128], dir[128], ck[256];
+    snprintf(log, sizeof log, "%s/damaged.log", tmp);
+    snprintf(dir, sizeof dir, "%s/damaged", tmp);
+    snprintf(ck, sizeof ck, "%s/ckpt-dann-bn.safetensors", dir);
+    snprintf(args, sizeof args, "%s --steps 4 --stop-at 2 --out '%s'", small, dir);
+    int rc = run_app(args, log);
+    if (rc != 0) { show(log); fail_msg("first half: exit %d", rc); }
+    size_t n = 0;
+    char *orig = st_read_all(ck, &n);
+    assert_non_null(orig);
+    static const struct { const char *step, *msg; } bad[] = {
+        { "9223372036854775807", "\"step\" is \"9223372036854775807\"" }, { "-5", "\"step\" is \"-5\"" },
+        { "5", "is at step 5, past the run's --steps 4" }, { NULL, "does not match its checksum" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (bad[i].step) {
+            st_set_meta(ck, "step", bad[i].step);
+        } else {
+            orig[n - 3] ^= 0x40;
+            FILE *f = fopen(ck, "wb");
+            fwrite(orig, 1, n, f);
+            fclose(f);
+        }
+        snprintf(args, sizeof args, "%s --steps 4 --out '%s' --resume", small, dir);
+        rc = run_app(args, log);
+        char *t = read_file(log);
+        if (rc != 1 || !t || !strstr(t, bad[i].msg)) {
+            show(log);
+            fail_msg("damaged checkpoint (%s): exit %d (want 1), the message should contain '%s'",
+                     bad[i].step ? bad[i].step : "a flipped float", rc, bad[i].msg);
+        }
+        free(t);
+        FILE *f = fopen(ck, "wb");
+        fwrite(orig, 1, n, f);
+        fclose(f);
+    }
+    free(orig);
+}
+
 static bool have_xvfb(void)
 {
     return system("command -v xvfb-run >/dev/null 2>&1 && command -v xauth >/dev/null 2>&1") == 0;
@@ -489,7 +535,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options), cmocka_unit_test(test_smoke_and_resume),
         cmocka_unit_test(test_run_folder_and_options), cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_logs_after_kill), cmocka_unit_test(test_side_outputs), cmocka_unit_test(test_window),
+        cmocka_unit_test(test_logs_after_kill), cmocka_unit_test(test_side_outputs), cmocka_unit_test(test_damaged_checkpoint),
+        cmocka_unit_test(test_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
