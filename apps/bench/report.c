@@ -179,8 +179,9 @@ int bench_compare(FILE *f, const bench_ctx *b, const char *path)
 
 vkn_status bench_roofline_svg(const bench_ctx *b, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return vkn_status_set(VKN_ERR_IO, "vkn-bench: cannot write %s", path);
+    vkn_io_atomic *a;
+    VKN_TRY(vkn_io_atomic_open(path, "vkn-bench: roofline", &a));
+    FILE *f = vkn_io_atomic_file(a);
     const double W = 760, H = 480, L = 70, R = 20, T = 40, B = 60;
     const double xmin = -2, xmax = 3, ymin = -1, ymax = 4;     /* log10 ranges: flop/byte, GFLOP/s */
 #define PX(ai) (L + ((log10(ai) - xmin) / (xmax - xmin)) * (W - L - R))
@@ -215,6 +216,5 @@ vkn_status bench_roofline_svg(const bench_ctx *b, const char *path)
     fputs("</svg>\n", f);
 #undef PX
 #undef PY
-    if (fclose(f) != 0) return vkn_status_set(VKN_ERR_IO, "vkn-bench: writing %s failed", path);
-    return VKN_OK;
+    return vkn_io_atomic_commit(a);
 }
