@@ -378,25 +378,22 @@ static int check_kern(check *c, table t)
  * largest |coordinate| (malloc'ed, on success). */
 static vkn_status validate(const uint8_t *d, size_t len, const char *what, uint32_t *start_out, float **extent_out)
 {
+#define REFUSE(...) do { fail(&c, __VA_ARGS__); return c.s; } while (0)
     check c = { .d = d, .len = len, .what = what, .s = VKN_OK };
     if (len > MAX_FILE) {
-        fail(&c, "%zu bytes, over the %u-byte limit", len, MAX_FILE);
-        return c.s;
+        REFUSE("%zu bytes, over the %u-byte limit", len, MAX_FILE);
     }
     if (len < 12) {
-        fail(&c, "%zu bytes, shorter than a font header", len);
-        return c.s;
+        REFUSE("%zu bytes, shorter than a font header", len);
     }
     uint32_t start = 0;
     if (!memcmp(d, "ttcf", 4)) {   /* a collection: its first font */
         if (len < 16 || (u32(d + 4) != 0x00010000 && u32(d + 4) != 0x00020000) || u32(d + 8) < 1) {
-            fail(&c, "not a TrueType collection header");
-            return c.s;
+            REFUSE("not a TrueType collection header");
         }
         start = u32(d + 12);
         if (!fits(start, 12, len)) {
-            fail(&c, "the collection's first font at byte %u is past the end", start);
-            return c.s;
+            REFUSE("the collection's first font at byte %u is past the end", start);
         }
     }
     const uint8_t *h = d + start;
@@ -407,17 +404,15 @@ static vkn_status validate(const uint8_t *d, size_t len, const char *what, uint3
     }
     int nt = u16(h + 4);
     if (!fits(start + 12, 16u * nt, len)) {
-        fail(&c, "its table directory (%d tables) runs past the end of the %zu-byte file", nt, len);
-        return c.s;
+        REFUSE("its table directory (%d tables) runs past the end of the %zu-byte file", nt, len);
     }
     for (int i = 0; i < nt; i++) {
         const uint8_t *e = h + 12 + 16 * i;
         uint32_t off = u32(e + 8), n = u32(e + 12);
         if (off >= 0x80000000u || !fits(off, n, len)) {
-            fail(&c, "table '%c%c%c%c' at bytes [%u, %llu) runs past the end of the %zu-byte file", e[0] >= 32 && e[0] < 127 ? e[0] : '?',
+            REFUSE("table '%c%c%c%c' at bytes [%u, %llu) runs past the end of the %zu-byte file", e[0] >= 32 && e[0] < 127 ? e[0] : '?',
                  e[1] >= 32 && e[1] < 127 ? e[1] : '?', e[2] >= 32 && e[2] < 127 ? e[2] : '?',
                  e[3] >= 32 && e[3] < 127 ? e[3] : '?', off, (unsigned long long)off + n, len);
-            return c.s;
         }
     }
     static const char *required[] = { "cmap", "head", "hhea", "hmtx", "maxp", "loca", "glyf" };
@@ -425,44 +420,43 @@ static vkn_status validate(const uint8_t *d, size_t len, const char *what, uint3
     for (int i = 0; i < 7; i++) {
         t[i] = find(&c, start, required[i]);
         if (!t[i].off) {
-            fail(&c, "no '%s' table%s", required[i], i == 6 ? " (only TrueType outlines are supported)" : "");
-            return c.s;
+            REFUSE("no '%s' table%s", required[i], i == 6 ? " (only TrueType outlines are supported)" : "");
         }
     }
     table cmap = t[0], head = t[1], hhea = t[2], hmtx = t[3], maxp = t[4], loca = t[5], glyf = t[6];
-    if (head.len < 54) return fail(&c, "head: %u bytes, shorter than 54", head.len), c.s;
+    if (head.len < 54) REFUSE("head: %u bytes, shorter than 54", head.len);
     int upem = u16(d + head.off + 18), locfmt = u16(d + head.off + 50);
-    if (upem < 16 || upem > 16384) return fail(&c, "head: %d units per em (16 .. 16384)", upem), c.s;
-    if (locfmt > 1) return fail(&c, "head: index-to-location format %d (0 or 1)", locfmt), c.s;
-    if (maxp.len < 6) return fail(&c, "maxp: %u bytes, shorter than 6", maxp.len), c.s;
+    if (upem < 16 || upem > 16384) REFUSE("head: %d units per em (16 .. 16384)", upem);
+    if (locfmt > 1) REFUSE("head: index-to-location format %d (0 or 1)", locfmt);
+    if (maxp.len < 6) REFUSE("maxp: %u bytes, shorter than 6", maxp.len);
     c.ng = u16(d + maxp.off + 4);
-    if (c.ng < 1) return fail(&c, "maxp: no glyphs"), c.s;
-    if (hhea.len < 36) return fail(&c, "hhea: %u bytes, shorter than 36", hhea.len), c.s;
+    if (c.ng < 1) REFUSE("maxp: no glyphs");
+    if (hhea.len < 36) REFUSE("hhea: %u bytes, shorter than 36", hhea.len);
     int nlong = u16(d + hhea.off + 34);
-    if (nlong < 1) return fail(&c, "hhea: no horizontal metrics"), c.s;
+    if (nlong < 1) REFUSE("hhea: no horizontal metrics");
     uint64_t need = 4u * (uint64_t)(nlong < c.ng ? nlong : c.ng) + (nlong < c.ng ? 2u * (uint64_t)(c.ng - nlong) : 0);
-    if (hmtx.len < need) return fail(&c, "hmtx: %u bytes for %d glyphs (%llu needed)", hmtx.len, c.ng, (unsigned long long)need), c.s;
+    if (hmtx.len < need) REFUSE("hmtx: %u bytes for %d glyphs (%llu needed)", hmtx.len, c.ng, (unsigned long long)need);
     c.loca = loca.off, c.loca_long = locfmt == 1, c.glyf = glyf.off, c.glyf_len = glyf.len;
     if ((uint64_t)loca.len < (uint64_t)(c.ng + 1) * (locfmt ? 4 : 2))
-        return fail(&c, "loca: %u bytes for %d glyphs", loca.len, c.ng), c.s;
+        REFUSE("loca: %u bytes for %d glyphs", loca.len, c.ng);
     for (int g = 0; g <= c.ng; g++) {
         uint32_t o = locfmt ? u32(d + loca.off + 4 * g) : 2u * u16(d + loca.off + 2 * g);
         uint32_t prev = g == 0 ? 0 : locfmt ? u32(d + loca.off + 4 * g - 4) : 2u * u16(d + loca.off + 2 * g - 2);
-        if (o > glyf.len) return fail(&c, "loca: glyph %d at byte %u is past the %u-byte glyf table", g, o, glyf.len), c.s;
-        if (o < prev) return fail(&c, "loca: glyph %d starts before glyph %d", g, g - 1), c.s;
+        if (o > glyf.len) REFUSE("loca: glyph %d at byte %u is past the %u-byte glyf table", g, o, glyf.len);
+        if (o < prev) REFUSE("loca: glyph %d starts before glyph %d", g, g - 1);
     }
     /* the Unicode subtable stb picks: the last MS Unicode (BMP or full) or Unicode-platform record */
-    if (cmap.len < 4 || !fits(4, 8u * u16(d + cmap.off + 2), cmap.len)) return fail(&c, "cmap: its encoding records run past the table"), c.s;
+    if (cmap.len < 4 || !fits(4, 8u * u16(d + cmap.off + 2), cmap.len)) REFUSE("cmap: its encoding records run past the table");
     uint32_t sub = 0;
     for (int i = 0, n = u16(d + cmap.off + 2); i < n; i++) {
         const uint8_t *r = d + cmap.off + 4 + 8 * i;
         int plat = u16(r), enc = u16(r + 2);
         if (plat == 0 || (plat == 3 && (enc == 1 || enc == 10))) {
-            if (r[4] >= 0x80 || u32(r + 4) >= cmap.len) return fail(&c, "cmap: encoding record %d points past the table", i), c.s;
+            if (r[4] >= 0x80 || u32(r + 4) >= cmap.len) REFUSE("cmap: encoding record %d points past the table", i);
             sub = cmap.off + u32(r + 4);
         }
     }
-    if (!sub) return fail(&c, "cmap: no Unicode encoding"), c.s;
+    if (!sub) REFUSE("cmap: no Unicode encoding");
     if (check_cmap_subtable(&c, sub, cmap.off + cmap.len) != 0) return c.s;
     table gpos = find(&c, start, "GPOS"), kern = find(&c, start, "kern");
     if (gpos.off ? check_gpos(&c, gpos) : kern.off ? check_kern(&c, kern) : 0) return c.s;
@@ -479,6 +473,7 @@ static vkn_status validate(const uint8_t *d, size_t len, const char *what, uint3
     *start_out = start;
     *extent_out = c.extent;
     return VKN_OK;
+#undef REFUSE
 }
 
 /* ---------------------------------------------------------------------------------------------- */
