@@ -1,5 +1,7 @@
-/* Checkpoints: named host tensors in a safetensors file tagged {"format": "vknorm-checkpoint", "model",
- * "step"}. Loading checks everything first and reports every problem at once, then reads. */
+/* Checkpoints: named host tensors in a safetensors file tagged {"format": "vknorm-checkpoint",
+ * "format_version": "2", "model", "step", "crc32:<tensor>" for each tensor} (docs/CHECKPOINTS.md).
+ * Loading checks everything first (metadata, shapes, checksums, finite values), reporting the shape
+ * problems all at once, and only then fills the caller's memory. */
 #include "io/io_internal.h"
 
 #include <ctype.h>
