@@ -459,9 +459,8 @@ void vkn_run_time_utc(char *buf, size_t n)
 vkn_status vkn_run_json_write(const char *dir, const char *app, const char *commit, const char *device,
                               const vkn_runopts *opts, bool resume, int64_t step, const vkn_run_change *ch, int nch)
 {
-    char path[1100], tmp[1200], when[40];
+    char path[1100], when[40];
     snprintf(path, sizeof path, "%s/run.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld-0", path, (long)getpid());
     vkn_run_time_utc(when, sizeof when);
     /* the earlier history: our own layout, one entry a line */
     char *old = NULL;
@@ -479,11 +478,13 @@ vkn_status vkn_run_json_write(const char *dir, const char *app, const char *comm
             fclose(in);
         }
     }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    vkn_io_atomic *a;   /* the one atomic writer (unique temporary name, fsync of file and folder) */
+    vkn_status st = vkn_io_atomic_open(path, app, &a);
+    if (st != VKN_OK) {
         free(old);
-        return vkn_status_set(VKN_ERR_IO, "%s: cannot write %s: %s", app, tmp, strerror(errno));
+        return st;
     }
+    FILE *f = vkn_io_atomic_file(a);
     fprintf(f, "{\n  \"app\": ");
     json_str(f, app);
     fprintf(f, ",\n  \"commit\": ");
@@ -539,14 +540,7 @@ vkn_status vkn_run_json_write(const char *dir, const char *app, const char *comm
     }
     fprintf(f, "}\n  ]\n}\n");
     free(old);
-    int bad = ferror(f);
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return vkn_status_set(VKN_ERR_IO, "%s: writing %s failed: %s", app, path, strerror(e));
-    }
-    return VKN_OK;
+    return vkn_io_atomic_commit(a);
 }
 
 /* ---- item 10: logs cut back to the checkpoint ---- */
@@ -594,18 +588,7 @@ static char *slurp(const char *path, size_t *len, bool *missing)
 
 static vkn_status replace_file(const char *path, const char *data, size_t len)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld-0", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return vkn_status_set(VKN_ERR_IO, "cutting the log %s back: cannot create %s: %s", path, tmp, strerror(errno));
-    bool ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return vkn_status_set(VKN_ERR_IO, "cutting the log %s back failed: %s", path, strerror(e));
-    }
-    return VKN_OK;
+    return vkn_io_write_file(path, data, len, "cutting the log back");
 }
 
 /* The integer at s (up to a ',' or '}' or the end); false when it is not one. */
