@@ -57,7 +57,10 @@ void main()
             vec4 m = mask4(v, lo, hi);
             vec4 ga = vec4(1.0);
             if (aff()) {
-                uvec4 c = min(uvec4(4u * v) + uvec4(0u, 1u, 2u, 3u) - uvec4(min(4u * v, base)), uvec4(p.C - 1u));
+                // channel of element i = i - base; lanes before the sample (the first block of a
+                // sample whose start is not a multiple of 4) are masked and clamped to channel 0
+                uvec4 i = uvec4(4u * v) + uvec4(0u, 1u, 2u, 3u);
+                uvec4 c = min(i - min(i, uvec4(base)), uvec4(p.C - 1u));
                 if (c4()) ga = texelFetch(GAM, int(c.x >> 2));
                 else [[unroll]] for (uint j = 0u; j < 4u; j++) ga[j] = texelFetch(GAM, int(c[j])).x;
             }

@@ -56,7 +56,9 @@ void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4
     // cost cn's ten context passes more than their statistics did). A segment that is not updated
     // gets its old value stored back by its own invocation.
     bool whole = C4 || (c0 + 4u <= p.C && (s0 & 3u) == 0u);   // vec4-aligned whole block
-    if (p.use_batch == 0u || p.train != 0u) {
+    // cn: a context with fewer than 2 samples takes the running statistics in every mode
+    // (inference with batch statistics too)
+    if (p.use_batch == 0u || p.train != 0u || SEG_CTX) {
         // read through texel views: llvmpipe runs a storage-buffer load lane by lane behind a bounds
         // branch, and cn's ten contexts made these loads cost more than the statistics
         vec4 rmv = par4(RMT, s0, c0), rvv = par4(RVT, s0, c0);
