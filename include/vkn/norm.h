@@ -113,7 +113,13 @@ typedef struct vkn_norm_opts {
 /* The defaults of a kind for C channels (no validation: call vkn_norm_opts_check). */
 vkn_norm_opts vkn_norm_opts_default(vkn_norm_kind kind, int channels);
 
-/* VKN_OK, or VKN_ERR_ARG with a detail naming the method, the field, the value and the fix. */
+/* The most elements one parameter slot may hold (channels, contexts x channels, components x
+ * channels, hidden width x channels: 2^24, where fp32 still counts every index exactly). The device
+ * may hold less: vkn_norm_create checks its buffer limits. */
+#define VKN_NORM_MAX_ELEMENTS (1 << 24)
+
+/* VKN_OK, or VKN_ERR_ARG with a detail naming the method, the field, the value and the fix.
+ * Checks every count against VKN_NORM_MAX_ELEMENTS (products in 64 bits). */
 vkn_status vkn_norm_opts_check(const vkn_norm_opts *o);
 
 /* The eps actually used: o->eps if > 0, else the method default (bn, ln, in, gn, cbn, mn, bcn, ubn:

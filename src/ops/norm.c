@@ -63,11 +63,77 @@ vkn_status vkn_norm_set_tensors(vkn_norm *nm, const vkn_tensor *const *values, c
     return VKN_OK;
 }
 
+/* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total (Mesa's
+ * LP_MAX_TGSI_LOOP_ITERATIONS, one counter shared by every loop of the invocation) and carries on:
+ * a longer serial walk silently computes a wrong result. Other devices: no such limit (0). */
+static uint64_t loop_limit(const vkn_context *ctx)
+{
+    return strstr(vkn_context_info(ctx)->name, "llvmpipe") ? 65535u : 0u;
+}
+
+/* An upper bound on the loop iterations of one invocation of this layer's kernels: the serial walks
+ * over the samples (x the stage-1 chunks a merge reads per sample), over the contexts (prep's
+ * counting sort; the dense cn, cbn kernels' context loop with a fold, sums and apply pass inside),
+ * over a segment's channels (ln / gn tables, afn's MLP rows) and fixed overheads. Each is walked at
+ * most 4 times by one invocation (dense_sums.comp: fold, sums, apply and the context loop). */
+static uint64_t serial_trips(const vkn_norm *nm, int64_t N, int64_t nchunk, int64_t C, int dense)
+{
+    int64_t K = vkn_norm_needs_ctx(nm->o.kind) ? nm->o.contexts : 0;
+    return 4u * (uint64_t)(N * nchunk + K) + (dense ? 0u : 2u * (uint64_t)C) + 64u;
+}
+
+static vkn_status check_loops(const vkn_norm *nm, int64_t N, int64_t nchunk, int64_t C, int dense)
+{
+    uint64_t lim = loop_limit(nm->ctx), t = serial_trips(nm, N, nchunk, C, dense);
+    if (!lim || t <= lim) return VKN_OK;
+    const int ctx = vkn_norm_needs_ctx(nm->o.kind);
+    char k[48] = "";
+    if (ctx) snprintf(k, sizeof k, "%d contexts%s", nm->o.contexts, N ? ", " : "");
+    return vkn_status_set(VKN_ERR_UNSUPPORTED,
+                          "norm(%s): %s%s%.0lld%s%s: up to %llu loop iterations in one shader "
+                          "invocation, and this device (%s) ends an invocation's loops after %llu in total "
+                          "(silently wrong results beyond): 4 x (samples%s%s)%s + 64 must be <= %llu",
+                          nm_kname(nm), k, N ? "a batch of " : "", (long long)N, N ? " samples" : "",
+                          nchunk > 1 ? " (x stage-1 chunks)" : "",
+                          (unsigned long long)t, vkn_context_info(nm->ctx)->name, (unsigned long long)lim,
+                          nchunk > 1 ? " x chunks" : "", ctx ? " + contexts" : "", dense ? "" : " + 2 x channels",
+                          (unsigned long long)lim);
+}
+
+/* The layer's largest buffer within the device's storage-buffer range: a slot (4 bytes an element),
+ * or the per-(context or component, channel) tables of vec4 (mixtures: 8 floats) */
+static vkn_status check_device_sizes(const vkn_context *ctx, const vkn_norm_opts *o, const vkn_norm_slot *sl, int ns)
+{
+    uint64_t most = 0;
+    const char *what = "";
+    for (int i = 0; i < ns; i++)
+        if (4u * (uint64_t)sl[i].count > most) { most = 4u * (uint64_t)sl[i].count; what = sl[i].name; }
+    uint64_t kc = vkn_norm_needs_ctx(o->kind) ? (uint64_t)o->contexts * (uint64_t)o->channels
+                : o->kind == VKN_NORM_ACN || o->kind == VKN_NORM_MN ? 2u * (uint64_t)o->components * (uint64_t)o->channels : 0;
+    if (16u * kc > most) { most = 16u * kc; what = "its per-(context, channel) tables"; }
+    uint64_t range = vkn_context_info(ctx)->max_storage_range;
+    if (range && most > range)
+        return vkn_status_set(VKN_ERR_UNSUPPORTED,
+                              "norm(%s): %s need %llu bytes in one buffer; this device binds at most %llu "
+                              "(maxStorageBufferRange): fewer contexts, components or channels",
+                              vkn_norm_kind_name(o->kind), what, (unsigned long long)most, (unsigned long long)range);
+    return VKN_OK;
+}
+
 vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed, vkn_norm **out)
 {
     if (!ctx || !arena || !out) return vkn_status_set(VKN_ERR_ARG, "norm: context, arena and out are required");
     *out = NULL;
     VKN_TRY(vkn_norm_opts_check(o));
+    {
+        vkn_norm_slot sl[VKN_NORM_MAX_SLOTS];
+        int ns;
+        VKN_TRY(vkn_norm_slots(o, sl, &ns));
+        VKN_TRY(check_device_sizes(ctx, o, sl, ns));
+        /* the contexts alone: refused here rather than at the first forward */
+        vkn_norm probe = {.ctx = ctx, .o = *o};
+        VKN_TRY(check_loops(&probe, 0, 1, 0, 1));
+    }
     vkn_norm *nm = calloc(1, sizeof *nm);
     if (!nm) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: layer");
     nm->ctx = ctx;
@@ -517,6 +583,7 @@ vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const
                               "unbiased std",
                               (long long)sh.N * sh.P);
     VKN_TRY(ensure_ws(nm, sh));
+    VKN_TRY(check_loops(nm, sh.N, nm->ws.nchunk, sh.C, nm_dense_path(nm, sh.P)));
     norm_pc pc = make_pc(nm, sh, train, use_batch);
     if (vkn_norm_needs_ctx(k)) VKN_TRY(k_prep(c, nm, &pc, ctx));
     if (is_mix(k)) {

@@ -114,6 +114,37 @@ int vkn_norm_afn_hidden_rescale(const vkn_norm_opts *o)
 
 static int is_01(int v) { return v == 0 || v == 1; }
 
+/* Every count and every slot's element count (products taken in 64 bits) within
+ * VKN_NORM_MAX_ELEMENTS, so that the slot arithmetic (int counts, K*C products) cannot overflow and
+ * an absurd option is refused before anything is allocated. The device's own limits (buffer range,
+ * loop limits) are checked by vkn_norm_create and the forward. */
+typedef struct size_term { const char *what; int64_t a, b; } size_term;
+
+static vkn_status check_sizes(const vkn_norm_opts *o, const char *nm)
+{
+    const int64_t lim = VKN_NORM_MAX_ELEMENTS;
+    const vkn_norm_kind k = o->kind;
+    size_term t[4] = {{"channels", o->channels, 1}};
+    int n = 1;
+    if (vkn_norm_needs_ctx(k))
+        t[n++] = (size_term){k == VKN_NORM_CBN ? "contexts (classes) x channels" : "contexts x channels",
+                             o->contexts, o->channels};
+    if (k == VKN_NORM_ACN || k == VKN_NORM_MN) t[n++] = (size_term){"components x channels", o->components, o->channels};
+    if (k == VKN_NORM_AFN) {
+        t[n++] = (size_term){"hidden_std x channels", vkn_norm_afn_hidden_std(o), o->channels};
+        t[n++] = (size_term){"hidden_rescale x channels", vkn_norm_afn_hidden_rescale(o), o->channels};
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t e = t[i].a * t[i].b;   /* factors < 2^31: exact in 64 bits */
+        if (e > lim)
+            return vkn_status_set(VKN_ERR_ARG,
+                                  "norm(%s): %s = %lld x %lld = %lld elements in one parameter slot; at most %lld "
+                                  "(2^24) are supported",
+                                  nm, t[i].what, (long long)t[i].a, (long long)t[i].b, (long long)e, (long long)lim);
+    }
+    return VKN_OK;
+}
+
 vkn_status vkn_norm_opts_check(const vkn_norm_opts *o)
 {
     if (!o) return vkn_status_set(VKN_ERR_ARG, "norm: options are NULL");
@@ -192,7 +223,7 @@ vkn_status vkn_norm_opts_check(const vkn_norm_opts *o)
                                   "norm(afn): hidden widths (%d, %d) must be >= 0 (0 = default C/2, C/16)",
                                   o->afn_hidden_std, o->afn_hidden_rescale);
     }
-    return VKN_OK;
+    return check_sizes(o, nm);
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -242,6 +242,115 @@ static void test_errors(void **s)
     vkn_arena_reset(tu_arena);
 }
 
+/* issue 14 item 1: dense (and 1x1) ln and gn backward with affine, C % 4 != 0, on random gamma: the
+ * first vec4 block of a sample that starts off a vec4 boundary took lane j's gamma from channel j
+ * (dense_gsums.comp). With gamma = 1 (the init) the bug was invisible. Also dense cn with batch
+ * statistics at inference and a context of one sample (running statistics for it). */
+static void test_dense_affine(void **s)
+{
+    (void)s;
+    tu_seed(14);
+    static const struct { vkn_norm_kind k; int N, C, H, W, G; } cs[] = {
+        {VKN_NORM_LN, 16, 3, 1, 0, 1},  {VKN_NORM_LN, 16, 5, 1, 1, 1}, {VKN_NORM_LN, 7, 9, 1, 0, 1},
+        {VKN_NORM_GN, 32, 30, 1, 0, 10}, {VKN_NORM_GN, 8, 6, 1, 1, 2}, {VKN_NORM_GN, 5, 14, 1, 0, 7},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        dev_case dc = {.o = vkn_norm_opts_default(cs[i].k, cs[i].C), .N = cs[i].N, .H = cs[i].H, .W = cs[i].W,
+                       .steps = 1, .rand_slots = 1};
+        dc.o.groups = cs[i].G;
+        run_case(&dc);
+    }
+    int32_t ids[6] = {0, 2, 0, 2, 1, 0};   /* context 1: one sample; context 3 absent */
+    dev_case dc = {.o = vkn_norm_opts_default(VKN_NORM_CN, 5), .N = 6, .steps = 1, .ids = ids, .rand_slots = 1};
+    dc.o.contexts = 4;
+    dc.o.infer = VKN_NORM_INFER_BATCH;
+    run_case(&dc);
+}
+
+/* issue 14 items 2 and 16: counts bounded before anything is allocated (a slot of contexts x channels
+ * elements, products in 64 bits), by the device's buffer range at create, and on llvmpipe by its
+ * loop limit (65535 iterations per shader invocation, silently exceeded before): the largest
+ * accepted context count is computed exactly (forward and backward against the reference), one
+ * more is refused with a named error. */
+static void test_limits(void **s)
+{
+    (void)s;
+    vkn_norm *nm = NULL;
+    vkn_norm_slot sl[VKN_NORM_MAX_SLOTS];
+    int ns;
+    vkn_norm_opts o = vkn_norm_opts_default(VKN_NORM_CN, 4);
+    o.contexts = 500000000;   /* vkn-op norm --contexts 500000000: was an int overflow in the slot count */
+    assert_int_equal(vkn_norm_opts_check(&o), VKN_ERR_ARG);
+    assert_non_null(strstr(vkn_status_detail(), "contexts x channels = 500000000 x 4 = 2000000000"));
+    assert_int_equal(vkn_norm_slots(&o, sl, &ns), VKN_ERR_ARG);
+    assert_int_equal(vkn_norm_create(tu_ctx, tu_arena, &o, 1, &nm), VKN_ERR_ARG);
+    assert_null(nm);
+    o.contexts = 1 << 30;
+    o.channels = 1 << 30;   /* 2^60: no overflow either */
+    assert_int_equal(vkn_norm_opts_check(&o), VKN_ERR_ARG);
+    assert_non_null(strstr(vkn_status_detail(), "channels = 1073741824"));
+    vkn_norm_opts b = vkn_norm_opts_default(VKN_NORM_MN, 1 << 22);
+    b.components = 5;
+    assert_int_equal(vkn_norm_opts_check(&b), VKN_ERR_ARG);
+    assert_non_null(strstr(vkn_status_detail(), "components x channels"));
+    b = vkn_norm_opts_default(VKN_NORM_AFN, 8192);
+    b.afn_hidden_std = 4096;   /* 2^25 weights */
+    assert_int_equal(vkn_norm_opts_check(&b), VKN_ERR_ARG);
+    assert_non_null(strstr(vkn_status_detail(), "hidden_std x channels"));
+    b = vkn_norm_opts_default(VKN_NORM_CBN, 16);
+    b.contexts = (1 << 20);   /* 2^24 elements: the most a slot may hold */
+    assert_int_equal(vkn_norm_opts_check(&b), VKN_OK);
+    b.contexts++;
+    assert_int_equal(vkn_norm_opts_check(&b), VKN_ERR_ARG);
+
+    /* the device's storage-buffer range: the (context, channel) tables of vec4 are the largest */
+    const vkn_device_info *info = vkn_context_info(tu_ctx);
+    o = vkn_norm_opts_default(VKN_NORM_CN, 16);
+    o.contexts = (int)(info->max_storage_range / (16 * 16) + 1);
+    vkn_status st = vkn_norm_create(tu_ctx, tu_arena, &o, 1, &nm);
+    assert_int_not_equal(st, VKN_OK);
+    assert_null(nm);
+    if (o.contexts <= (1 << 20)) assert_non_null(strstr(vkn_status_detail(), "maxStorageBufferRange"));
+
+    /* llvmpipe's loop limit: 4 (N + K) + 64 <= 65535 for the dense kernels (CPU path), + 2 C for the
+     * shared ones (GPU path) */
+    if (!strstr(info->name, "llvmpipe")) return;
+    const int N = 16, kmax = (65535 - 64 - (info->path == VKN_PATH_GPU ? 2 * 3 : 0)) / 4 - N;
+    o = vkn_norm_opts_default(VKN_NORM_CN, 3);
+    o.contexts = (65535 - 64) / 4 + 1;   /* over the limit with no batch at all: refused at create */
+    assert_int_equal(vkn_norm_create(tu_ctx, tu_arena, &o, 1, &nm), VKN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vkn_status_detail(), "65535"));
+    assert_null(nm);
+    int32_t ids[16];
+    for (int n = 0; n < N; n++) ids[n] = n < 2 ? kmax - 1 : n % 4 == 0 ? 0 : (n * 7919) % kmax;
+    dev_case dc = {.o = vkn_norm_opts_default(VKN_NORM_CN, 3), .N = N, .steps = 1, .ids = ids, .rand_slots = 1};
+    dc.o.contexts = kmax;
+    run_case(&dc);   /* the largest accepted: exact, forward and backward */
+    o.contexts = kmax + 1;   /* accepted at create, refused at the forward of 16 samples */
+    OK(vkn_norm_create(tu_ctx, tu_arena, &o, 1, &nm));
+    int64_t sh[2] = {N, 3}, nn = N;
+    vkn_tensor x = tu_tensor(2, sh, NULL), y = tu_tensor(2, sh, NULL), tid;
+    OK(vkn_tensor_alloc(tu_arena, VKN_I32, 1, &nn, &tid));
+    tu_begin();
+    assert_int_equal(vkn_norm_forward(tu_cmd, nm, &x, &tid, &y, 1), VKN_ERR_UNSUPPORTED);
+    char want[64];
+    snprintf(want, sizeof want, "%d contexts, a batch of 16 samples", kmax + 1);
+    assert_non_null(strstr(vkn_status_detail(), want));
+    tu_run();
+    vkn_norm_destroy(nm);
+    /* the samples alone: bn on a dense batch of 16368 (4 x 16368 + 64 = 65536) */
+    vkn_norm_opts ob = vkn_norm_opts_default(VKN_NORM_BN, 4);
+    OK(vkn_norm_create(tu_ctx, tu_arena, &ob, 1, &nm));
+    int64_t sb[2] = {16368, 4};
+    vkn_tensor xb = tu_tensor(2, sb, NULL);
+    tu_begin();
+    assert_int_equal(vkn_norm_forward(tu_cmd, nm, &xb, NULL, &xb, 1), VKN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vkn_status_detail(), "a batch of 16368 samples"));
+    tu_run();
+    vkn_norm_destroy(nm);
+    vkn_arena_reset(tu_arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,7 +359,8 @@ int main(void)
         cmocka_unit_test(test_cn),   cmocka_unit_test(test_cnx), cmocka_unit_test(test_bcn),
         cmocka_unit_test(test_ubn),  cmocka_unit_test(test_acn), cmocka_unit_test(test_mn),
         cmocka_unit_test(test_afn),
-        cmocka_unit_test(test_save_load), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_save_load), cmocka_unit_test(test_errors), cmocka_unit_test(test_dense_affine),
+        cmocka_unit_test(test_limits),
     };
     return TU_RUN(tests);
 }
