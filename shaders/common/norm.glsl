@@ -25,6 +25,25 @@ const bool SEG_C = !SEG_GRP && !SEG_CTX;
 const bool TAB_CTX = METHOD == M_CBN || METHOD == M_CN || METHOD == M_CNX;
 const bool TAB_N = SEG_GRP || METHOD == M_BCN;
 
+// Rows with a large mean (|mean| >> spread): bn, cbn, ubn and afn take a channel's statistics of the
+// shifted values x - S_c, S_c = x[0, c, 0] (the channel's first element, which every kernel can
+// fetch): Welford's running mean of raw values rounds at ulp(|mean|) on every update, the shifted
+// one at ulp(spread). The mean is then carried as M + Mlo (M = fl(S + mean_s), Mlo the exact rest,
+// split_mean) and the forward applies y = ((x - M) - Mlo) A + B with Mlo in ftab's fourth component
+// (x - M is exact where x is within a factor 2 of M). Every other method writes Mlo = 0 (LOW: the
+// methods whose forward table has Mlo there; cnx keeps its own value in it).
+const bool SHIFT = METHOD == M_BN || METHOD == M_CBN || METHOD == M_UBN || METHOD == M_AFN;
+const bool LOW = METHOD != M_CNX;
+
+// (M, Mlo) with M + Mlo = S + ms exactly, M the float nearest (Fast2Sum: |S| >= |ms|, else Mlo ~ 0
+// anyway to within the rounding of ms); precise: no reassociation may fold (S - M) + ms to 0
+vec2 split_mean(float S, float ms)
+{
+    precise float M = S + ms;
+    precise float lo = (S - M) + ms;
+    return vec2(M, lo);
+}
+
 // flags bits
 const uint F_AFFINE = 1u, F_PRIOR_SCALE = 2u, F_EMBEDDER = 4u, F_UBN_BATCH_ABOVE = 8u;
 

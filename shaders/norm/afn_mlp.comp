@@ -7,7 +7,7 @@
 // view, afn_pack.comp); gradients leave packed (gpk) and are scattered by afn_pack.comp.
 //   STAGE 0  encoders: dropout masks (counter hash of (seed, step, index)), muB, sdB; hidden units
 //            a_mu, a_sd (standardization encoder), b_r, c_r (rescaling encoder)
-//   STAGE 1  decoders, gates, ftab[c] = (mu, gamma / sd, beta, 0); bumps the step counter
+//   STAGE 1  decoders, gates, ftab[c] = (muB, gamma / sd, beta, mu - muB); bumps the step counter
 //   STAGE 2  backward per channel: dbeta, dgamma (from the row sums), dmu, dsd and the decoder
 //            output gradients; bias gradients of the decoders, d b_beta, d b_gamma
 //   STAGE 3  decoder weight gradients, hidden-unit gradients, the four gate gradients
@@ -164,7 +164,11 @@ void stage1(uint c)
     aux[aC(SD) + c] = sd;
     aux[aC(BETA) + c] = beta;
     aux[aC(GAM) + c] = gam;
-    tab[c] = vec4(mu, gam / sd, beta, 0.0);
+    // the forward table as (muB, A, B, d) with d = mu - muB computed small: muB's low part from
+    // finalize (ftab[c].w, norm.glsl SHIFT) and lm (mut - muB), so that apply's ((x - muB) - d) keeps
+    // the digits a rounded mu ~ |muB| would lose
+    float d = lm * (mut - muB) + (1.0 - lm) * tab[c].w;
+    tab[c] = vec4(muB, gam / sd, beta, d);
     if (c == 0u && dropping()) auxu[aSTEP()] = auxu[aSTEP()] + 1u;
 }
 

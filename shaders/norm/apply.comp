@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Element-wise pass of every table-driven normalization, four elements per invocation:
-//   forward (BWD = false):  y  = (x - M) * A + B                  ftab[row] = (M, A, B, -)
+//   forward (BWD = false):  y  = ((x - M) - Mlo) * A + B          ftab[row] = (M, A, B, Mlo) (norm.glsl SHIFT)
 //   backward (BWD = true):  dx = alpha * g + beta * (x - M) + gamma  btab[row] = (M, alpha, beta, gamma)
 // The table row of element i: r = i / P, n = r / C, c = r % C, t = 0 | ctx[n] | n (norm.glsl),
 // entry t*C + c. With P >= 4 the four elements span at most two rows: two table fetches.
@@ -38,7 +38,7 @@ vec4 entry(uint i)
 
 float one(vec4 e, float x, float g)
 {
-    return BWD ? e.y * g + e.z * (x - e.x) + e.w : (x - e.x) * e.y + e.z;
+    return BWD ? e.y * g + e.z * (x - e.x) + e.w : ((x - e.x) - (LOW ? e.w : 0.0)) * e.y + e.z;
 }
 
 void quad(uint v)
@@ -85,7 +85,8 @@ void main()
             vec4 Gm = mix(vec4(e0.w), vec4(e1.w), s1);
             y4[v] = A * texelFetch(G4, int(v)) + B * (x - M) + Gm;
         } else {
-            y4[v] = (x - M) * A + B;
+            vec4 Ml = LOW ? mix(vec4(e0.w), vec4(e1.w), s1) : vec4(0.0);
+            y4[v] = ((x - M) - Ml) * A + B;
         }
     }
 }

@@ -39,8 +39,10 @@ const uint W = DW;   // blocks of four channels per invocation (consecutive: W x
 
 // stage 2 for the segments s0..s0+3 of channels c0..c0+3 (post() of norm_post.glsl, lane-wise):
 // writes seg, returns (mean, rstd) and whether the running statistics were used
-void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4 R)
+void post4(uint s0, uint c0, vec4 S, vec4 mean_s, vec4 m2, float cnt, out vec4 M, out vec4 R, out vec4 Ml)
 {
+    vec4 mean;
+    split4(S, mean_s, mean, Ml);   // the mean of x is mean + Ml (fold: statistics of x - S)
     vec4 var = cnt > 0.0 ? m2 / cnt : vec4(0.0);
     bool fixd = false;
     bool batch = p.use_batch != 0u;
@@ -74,6 +76,7 @@ void post4(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4
         }
         mean = fixd ? rmv : mean;
         var = fixd ? rvv : var;
+        Ml = fixd ? vec4(0.0) : Ml;
     }
     M = mean;
     R = inversesqrt(var + p.eps);
@@ -92,15 +95,15 @@ void coef(uint e0, uint c0, vec4 R, float sc, out vec4 A, out vec4 B)
     B = sc * b;
 }
 
-// y = (x - M) A + B over positions j0..j1-1 (of kord when ctx)
-void apply(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], vec4 A[W], vec4 B[W])
+// y = ((x - M) - Ml) A + B over positions j0..j1-1 (of kord when ctx)
+void apply(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], vec4 Ml[W], vec4 A[W], vec4 B[W])
 {
     for (uint j = j0; j < j1; j++) {
         uint n = ctx ? uint(texelFetch(KORD, int(j)).x) : j;
         [[unroll]] for (uint w = 0u; w < W; w++) {
             uint cw = c0 + 4u * w;
             if (W > 1u && cw >= p.C) break;
-            vec4 v = (ldc(X, n, cw) - M[w]) * A[w] + B[w];
+            vec4 v = ((ldc(X, n, cw) - M[w]) - Ml[w]) * A[w] + B[w];
             uint b = n * p.C + cw;
             if (c4()) y4[b >> 2] = v;
             else [[unroll]] for (uint l = 0u; l < 4u; l++)
@@ -114,18 +117,18 @@ void main()
     uint t = flat_group_id() * 8u + gl_LocalInvocationID.x, c0 = 4u * W * t;
     if (c0 >= p.C) return;
     bool need = p.use_batch != 0u;
-    vec4 mean[W], m2[W], M[W], R[W], A[W], B[W];
+    vec4 mean[W], m2[W], M[W], R[W], A[W], B[W], S[W], Ml[W];
     float cnt;
     if (!SEG_CTX) {
-        fold(c0, 0u, need ? p.N : 0u, false, mean, m2, cnt);
+        fold(c0, 0u, need ? p.N : 0u, false, mean, m2, cnt, S);
         [[unroll]] for (uint w = 0u; w < W; w++) {
             uint cw = c0 + 4u * w;
             if (W > 1u && cw >= p.C) break;
-            post4(cw, cw, mean[w], m2[w], need ? cnt : 0.0, M[w], R[w]);
+            post4(cw, cw, S[w], mean[w], m2[w], need ? cnt : 0.0, M[w], R[w], Ml[w]);
             if (METHOD != M_CBN) coef(cw, cw, R[w], 1.0, A[w], B[w]);
         }
         if (METHOD != M_CBN) {
-            apply(c0, 0u, p.N, false, M, A, B);
+            apply(c0, 0u, p.N, false, M, Ml, A, B);
             return;
         }
         for (uint k = 0u; k < p.K; k++) {   // cbn: context k's samples with its affine entries
@@ -136,20 +139,20 @@ void main()
                 A[w] = (aff ? par4(GAM, e0, cw) : vec4(1.0)) * R[w];
                 B[w] = aff ? par4(BET, e0, cw) : vec4(0.0);
             }
-            apply(c0, j0, j1, true, M, A, B);
+            apply(c0, j0, j1, true, M, Ml, A, B);
         }
         return;
     }
     for (uint k = 0u; k < p.K; k++) {
         uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
-        fold(c0, j0, need ? j1 : j0, true, mean, m2, cnt);
+        fold(c0, j0, need ? j1 : j0, true, mean, m2, cnt, S);
         float sc = (p.flags & F_PRIOR_SCALE) != 0u ? inversesqrt(aux[k]) : 1.0;
         [[unroll]] for (uint w = 0u; w < W; w++) {
             uint cw = c0 + 4u * w;
             if (W > 1u && cw >= p.C) break;
-            post4(k * p.C + cw, cw, mean[w], m2[w], cnt, M[w], R[w]);
+            post4(k * p.C + cw, cw, S[w], mean[w], m2[w], cnt, M[w], R[w], Ml[w]);
             coef(k * p.C + cw, cw, R[w], sc, A[w], B[w]);
         }
-        apply(c0, j0, j1, true, M, A, B);
+        apply(c0, j0, j1, true, M, Ml, A, B);
     }
 }

@@ -78,11 +78,12 @@ void apply(uint c0, uint j0, uint j1, bool ctx, vec4 M[W], vec4 A[W], vec4 B[W],
 // cn: the statistics the forward used for segments s0..s0+3 (dense_stats.comp post4's decisions):
 // the context's batch statistics, recomputed by the forward's own fold, or (inference, a context
 // with fewer than 2 samples) the running ones, which such a forward did not update
-void ctx_stats(uint s0, uint c0, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4 R, out bool fixd)
+void ctx_stats(uint s0, uint c0, vec4 S, vec4 mean, vec4 m2, float cnt, out vec4 M, out vec4 R, out bool fixd)
 {
     fixd = p.use_batch == 0u || cnt < 2.0;
     if (!fixd) {
-        M = mean;
+        vec4 lo;
+        split4(S, mean, M, lo);   // the fold's statistics are of x - S (dense_fold.glsl)
         R = inversesqrt(m2 / cnt + p.eps);
         return;
     }
@@ -133,10 +134,10 @@ void main()
     if (SEG_CTX) {   // cn: segment (k, c) = affine entry (k, c)
         for (uint k = 0u; k < p.K; k++) {
             uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
-            vec4 mean[W], m2[W];
-            fold(c0, j0, p.use_batch != 0u ? j1 : j0, true, mean, m2, cnt);
+            vec4 mean[W], m2[W], S[W];
+            fold(c0, j0, p.use_batch != 0u ? j1 : j0, true, mean, m2, cnt, S);
             [[unroll]] for (uint w = 0u; w < W; w++)
-                ctx_stats(k * p.C + blk(c0, w), blk(c0, w), mean[w], m2[w], cnt, M[w], R[w], fixd);
+                ctx_stats(k * p.C + blk(c0, w), blk(c0, w), S[w], mean[w], m2[w], cnt, M[w], R[w], fixd);
             sums(c0, j0, j1, true, M, sg, sgx);
             float sc = prior_scale(k);
             [[unroll]] for (uint w = 0u; w < W; w++) {

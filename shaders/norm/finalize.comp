@@ -26,10 +26,14 @@ layout(std430, binding = 7) readonly buffer Aux { float aux[]; };  // cn: priors
 
 shared vec3 sh[64];
 shared vec4 shs;
+shared float shlo;
 
-vec3 item(uint r)
+// SHIFT (norm.glsl): segment s = channel c, shift S_c = x[0, c, 0]; the stage-1 partials are of x - S_c
+float shift_of(uint s) { return SHIFT ? texelFetch(X1, int(s * p.P)).x : 0.0; }
+
+vec3 item(uint r, float S)
 {
-    if (RAW) return vec3(1.0, texelFetch(X1, int(r)).x, 0.0);
+    if (RAW) return vec3(1.0, texelFetch(X1, int(r)).x - S, 0.0);
     vec3 a = vec3(0.0);
     for (uint q = 0u; q < p.nchunk; q++) chan(a, texelFetch(PART4, int(r * p.nchunk + q)).xyz);
     return a;
@@ -52,16 +56,17 @@ uint row_of(uint s, uint j)
 vec3 fold(uint s, uint first, uint stride)
 {
     vec3 a = vec3(0.0);
+    float S = shift_of(s);
     if (SEG_CTX && !GPU) {   // the context's samples only, in increasing n (as the filter below)
         uint k = s / p.C, c = s - k * p.C;
         uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
-        for (uint j = j0; j < j1; j++) chan(a, item(uint(texelFetch(KORD, int(j)).x) * p.C + c));
+        for (uint j = j0; j < j1; j++) chan(a, item(uint(texelFetch(KORD, int(j)).x) * p.C + c, S));
         return a;
     }
     uint n = nitems(s);
     for (uint j = first; j < n; j += stride) {
         uint r = row_of(s, j);
-        if (r != ~0u) chan(a, item(r));
+        if (r != ~0u) chan(a, item(r, S));
     }
     return a;
 }
@@ -74,7 +79,7 @@ void main()
         uint s = flat_group_id() * 64u + gl_LocalInvocationID.x;
         if (s >= p.nseg) return;
         bool need = p.use_batch != 0u || (METHOD == M_BCN && s >= p.C);
-        vec4 st = post(s, need ? fold(s, 0u, 1u) : vec3(0.0));
+        vec4 st = post(s, need ? fold(s, 0u, 1u) : vec3(0.0), shift_of(s));
         seg[s] = st;
         if (SEG_GRP) {   // as write_entry, with gamma and beta through texel views (no storage loads)
             uint n = s / p.G, g = s - n * p.G;
@@ -88,6 +93,7 @@ void main()
         }
         uint ne = nentries(s);
         for (uint j = 0u; j < ne; j++) write_entry(s, j, st);
+        if (METHOD == M_AFN) ftab[s] = vec4(0.0, 0.0, 0.0, post_lo);   // afn_mlp.comp reads Mlo
         return;
     }
     uint s = flat_group_id(), l = gl_LocalInvocationID.x;
@@ -100,12 +106,15 @@ void main()
         barrier();
     }
     if (l == 0u) {
-        vec4 st = post(s, sh[0]);
+        vec4 st = post(s, sh[0], shift_of(s));
         seg[s] = st;
         shs = st;
+        shlo = post_lo;
+        if (METHOD == M_AFN) ftab[s] = vec4(0.0, 0.0, 0.0, post_lo);
     }
     barrier();
     vec4 st = shs;
+    post_lo = shlo;
     uint ne = nentries(s);
     for (uint j = l; j < ne; j += 64u) write_entry(s, j, st);
 }

@@ -2,9 +2,13 @@
 // post() turns a segment's merged (count, mean, M2) into seg = (mean, rstd, count, fixd), choosing
 // batch or running statistics and updating the running ones; write_entry() writes its table entries.
 // The includer declares the buffers seg, ftab, gam, bet, rm, rv, aux (names as in finalize.comp).
-vec4 post(uint s, vec3 acc)
+// acc: of x - S (SHIFT, norm.glsl; else S = 0): the mean is M + post_lo, M in seg and the tables
+float post_lo = 0.0;
+vec4 post(uint s, vec3 acc, float S)
 {
-    float cnt = acc.x, mean = acc.y, var = cnt > 0.0 ? acc.z / cnt : 0.0;
+    vec2 ml = split_mean(S, acc.y);
+    float cnt = acc.x, mean = ml.x, var = cnt > 0.0 ? acc.z / cnt : 0.0;
+    post_lo = ml.y;
     bool fixd = false;
     bool has_run = SEG_C || SEG_CTX;
     if (METHOD == M_BCN && s >= p.C) has_run = false;
@@ -19,6 +23,7 @@ vec4 post(uint s, vec3 acc)
         if (!batch) {
             mean = rm[s];
             var = rv[s];
+            post_lo = 0.0;
             fixd = true;
         } else if (update) {
             float m = p.momentum;
@@ -52,5 +57,5 @@ void write_entry(uint s, uint j, vec4 st)
     } else { e = s; a = s; }
     bool aff = (p.flags & F_AFFINE) != 0u;
     float g = aff ? gam[a] : 1.0, b = aff ? bet[a] : 0.0;
-    ftab[e] = vec4(st.x, sc * g * st.y, sc * b, 0.0);
+    ftab[e] = vec4(st.x, sc * g * st.y, sc * b, post_lo);
 }

@@ -34,6 +34,8 @@ vec4 tail4(bool g, uint v)
 }
 vec4 ldx(uint v) { return 4u * v + 3u < p.total ? texelFetch(X4, int(v)) : tail4(false, v); }
 vec4 ldg(uint v) { return 4u * v + 3u < p.total ? texelFetch(G4, int(v)) : tail4(true, v); }
+// element i of x (SHIFT: the shift of channel c is element c * P)
+float xat(uint i) { return 4u * (i >> 2) + 3u < p.total ? texelFetch(X4, int(i >> 2))[i & 3u] : xs[i]; }
 
 void main()
 {
@@ -49,19 +51,21 @@ void main()
     // the partial blocks: v0 when v0 < w0 or there is no whole block, v1 (!= v0) when v1 >= w1
     bool ph = v0 < w0 || v0 >= w1, pt = v1 != v0 && v1 >= w1;
     if (!BWD) {
+        // SHIFT (norm.glsl): the partials of x - S_c, the merge (finalize) adds S_c back
+        float S = SHIFT ? xat((r - fdiv(r, p.C, p.invC) * p.C) * p.P) : 0.0;
         vec3 acc = vec3(0.0);
-        if (ph) chan(acc, block4(ldx(v0), mask4(v0, lo, hi)));
+        if (ph) chan(acc, block4(ldx(v0) - S, mask4(v0, lo, hi)));
         vec4 mean = vec4(0.0), m2 = vec4(0.0);
         float k = 0.0;
         for (uint v = w0; v < w1; v++) {
-            vec4 x = texelFetch(X4, int(v));
+            vec4 x = texelFetch(X4, int(v)) - S;
             k += 1.0;
             vec4 d = x - mean;
             mean += d * (1.0 / k);
             m2 += d * (x - mean);
         }
         for (uint j = 0u; j < 4u; j++) chan(acc, vec3(k, mean[j], m2[j]));
-        if (pt) chan(acc, block4(ldx(v1), mask4(v1, lo, hi)));
+        if (pt) chan(acc, block4(ldx(v1) - S, mask4(v1, lo, hi)));
         if (FUSE) {   // as post() (no running statistics) and write_entry() for in; G4 = gamma, KMAP1 = beta
             float var = acc.x > 0.0 ? acc.z / acc.x : 0.0;
             vec4 st = vec4(acc.y, inversesqrt(var + p.eps), acc.x, 0.0);
@@ -77,19 +81,19 @@ void main()
         uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
         uint tt = TAB_CTX ? uint(texelFetch(KMAP1, int(n)).x) : TAB_N ? n : 0u;
         vec4 st = texelFetch(FTAB4, int(tt * p.C + c));   // FUSE: seg[r] (st.x = ftab's M)
-        float M = st.x;
+        float M = st.x, Ml = LOW && !FUSE ? st.w : 0.0;   // ftab's (M, Mlo)
         vec4 sg = vec4(0.0), sgx = vec4(0.0);
         for (uint v = w0; v < w1; v++) {
             vec4 g = texelFetch(G4, int(v));
             sg += g;
-            sgx += g * (texelFetch(X4, int(v)) - M);
+            sgx += g * ((texelFetch(X4, int(v)) - M) - Ml);
         }
         for (uint e = 0u; e < 2u; e++) {
             uint v = e == 0u ? v0 : v1;
             if (e == 0u ? !ph : !pt) continue;
             vec4 g = ldg(v) * mask4(v, lo, hi);
             sg += g;
-            sgx += g * (ldx(v) - M);
+            sgx += g * ((ldx(v) - M) - Ml);
         }
         vec2 hq = vec2(dot(sg, vec4(1.0)), dot(sgx, vec4(1.0)));
         part[t] = vec4(hq, 0.0, 0.0);   // bsum's parameter gradients read it
