@@ -32,6 +32,8 @@ const bool TAB_N = SEG_GRP || METHOD == M_BCN;
 // split_mean) and the forward applies y = ((x - M) - Mlo) A + B with Mlo in ftab's fourth component
 // (x - M is exact where x is within a factor 2 of M). Every other method writes Mlo = 0 (LOW: the
 // methods whose forward table has Mlo there; cnx keeps its own value in it).
+// cn the same per (context, channel) segment, S = x[f, c, 0] with f the context's first sample
+// (kord, prep.comp).
 const bool SHIFT = METHOD == M_BN || METHOD == M_CBN || METHOD == M_UBN || METHOD == M_AFN;
 const bool LOW = METHOD != M_CNX;
 

@@ -12,7 +12,7 @@
 layout(local_size_x = 64) in;
 layout(binding = 8) uniform samplerBuffer PART4;
 layout(binding = 9) uniform samplerBuffer X1;
-layout(binding = 10) uniform samplerBuffer KORD;   // cn, CPU path: samples sorted by context (prep.comp)
+layout(binding = 10) uniform samplerBuffer KORD;   // cn: samples sorted by context (prep.comp)
                                                    // ln, in, gn, CPU path: gamma (GAM1 below)
 layout(binding = 11) uniform samplerBuffer BET1;   // ln, in, gn, CPU path: beta
 layout(std430, binding = 0) writeonly buffer Seg { vec4 seg[]; };
@@ -28,8 +28,16 @@ shared vec3 sh[64];
 shared vec4 shs;
 shared float shlo;
 
-// SHIFT (norm.glsl): segment s = channel c, shift S_c = x[0, c, 0]; the stage-1 partials are of x - S_c
-float shift_of(uint s) { return SHIFT ? texelFetch(X1, int(s * p.P)).x : 0.0; }
+// SHIFT (norm.glsl): segment s = channel c, shift S_c = x[0, c, 0]; cn: s = (k, c), S = x[f, c, 0]
+// with f the first sample of context k (0 for an empty context). The stage-1 partials are of x - S.
+float shift_of(uint s)
+{
+    if (SHIFT) return texelFetch(X1, int(s * p.P)).x;
+    if (!SEG_CTX) return 0.0;
+    uint k = s / p.C, c = s - k * p.C;
+    uint j0 = uint(texelFetch(KORD, int(p.N + k)).x), j1 = uint(texelFetch(KORD, int(p.N + k + 1u)).x);
+    return j1 > j0 ? texelFetch(X1, int((uint(texelFetch(KORD, int(j0)).x) * p.C + c) * p.P)).x : 0.0;
+}
 
 vec3 item(uint r, float S)
 {

@@ -51,8 +51,16 @@ void main()
     // the partial blocks: v0 when v0 < w0 or there is no whole block, v1 (!= v0) when v1 >= w1
     bool ph = v0 < w0 || v0 >= w1, pt = v1 != v0 && v1 >= w1;
     if (!BWD) {
-        // SHIFT (norm.glsl): the partials of x - S_c, the merge (finalize) adds S_c back
-        float S = SHIFT ? xat((r - fdiv(r, p.C, p.invC) * p.C) * p.P) : 0.0;
+        // SHIFT (norm.glsl): the partials of x - S, the merge (finalize) adds S back; S = x[0, c, 0],
+        // cn: x[f, c, 0] with f the first sample of n's context (FTAB4 holds kord in its forward)
+        uint n = fdiv(r, p.C, p.invC), c = r - n * p.C;
+        float S = 0.0;
+        if (SHIFT) S = xat(c * p.P);
+        if (SEG_CTX) {
+            uint k = uint(texelFetch(KMAP1, int(n)).x);
+            uint f = uint(texelFetch(FTAB4, int(uint(texelFetch(FTAB4, int(p.N + k)).x))).x);
+            S = xat((f * p.C + c) * p.P);
+        }
         vec3 acc = vec3(0.0);
         if (ph) chan(acc, block4(ldx(v0) - S, mask4(v0, lo, hi)));
         vec4 mean = vec4(0.0), m2 = vec4(0.0);
@@ -69,7 +77,6 @@ void main()
         if (FUSE) {   // as post() (no running statistics) and write_entry() for in; G4 = gamma, KMAP1 = beta
             float var = acc.x > 0.0 ? acc.z / acc.x : 0.0;
             vec4 st = vec4(acc.y, inversesqrt(var + p.eps), acc.x, 0.0);
-            uint c = r - fdiv(r, p.C, p.invC) * p.C;
             bool aff = (p.flags & F_AFFINE) != 0u;
             float ga = aff ? texelFetch(G4, int(c)).x : 1.0, be = aff ? texelFetch(KMAP1, int(c)).x : 0.0;
             o1[r] = st;

@@ -400,6 +400,10 @@ static vkn_status k_rowstats(vkn_cmd *c, vkn_norm *nm, const norm_pc *pc, const 
                       .bind = {&nm->ws.part, &nm->dummy, &nm->dummy, x, gg}, .nbind = 5, .write_mask = 1,
                       .texel = {x, gg, &nm->ws.ftab, &nm->ws.kmap}, .ntexel = 4, .texel_vec4_mask = 7};
     const int fuse = in_fused(nm, pc);
+    if (!bwd && nm->o.kind == VKN_NORM_CN) {   /* the shift of a row's segment: kord (norm.glsl SHIFT) */
+        d.texel[2] = &nm->ws.kord;
+        d.texel_vec4_mask = 1 | 2;
+    }
     if (fuse && !bwd) {
         d.bind[1] = &nm->ws.seg;
         d.bind[2] = &nm->ws.ftab;
