@@ -179,6 +179,9 @@ int vkn_norm_slot_index(const vkn_norm_opts *o, const char *name);
  * sample; after the run, vkn_norm_check_ids() reports the first bad sample as VKN_ERR_ARG. */
 typedef struct vkn_norm vkn_norm;
 
+/* Refuses (VKN_ERR_UNSUPPORTED, naming the limit) a layer beyond what the device can run: its largest
+ * buffer over the storage-buffer range, or on llvmpipe more contexts than its shader loop limit
+ * allows (docs/NORMS.md, "Sizes"). */
 vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed,
                            vkn_norm **out);
 void vkn_norm_destroy(vkn_norm *nm);
@@ -199,7 +202,8 @@ vkn_status vkn_norm_set_tensors(vkn_norm *nm, const vkn_tensor *const *values, c
 /* Record the forward. x, y: f32 [N,C,H,W] or [N,D] (any shape with N = shape[0] and C = shape[1],
  * P = the rest). ctx: int32 [N] for cbn, cn, cnx (else ignored, may be NULL). train = 1 uses batch
  * statistics and updates the buffers (running statistics); train = 0 follows opts.infer.
- * Saves what the backward needs in the norm's workspace. */
+ * Saves what the backward needs in the norm's workspace. On llvmpipe a batch too large for its shader
+ * loop limit is refused (VKN_ERR_UNSUPPORTED). */
 vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
                             const vkn_tensor *y, int train);
 /* Record the backward of the last recorded forward (same x and ctx): writes dx and OVERWRITES the

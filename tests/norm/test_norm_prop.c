@@ -12,7 +12,8 @@
  *     statistics after the step), then an inference step (forward; backward where the method
  *     defines one with fixed statistics).
  * The comparison and its tolerance are run_case's (norm_devcase.h). The reference backward is
- * itself checked against finite differences (test_norm_ref.c). */
+ * itself checked against finite differences (test_norm_ref.c). 24 cases per method;
+ * VKN_PROP_CASES=N runs N (a failure names its seed: the case is random_case(kind, seed)). */
 #include "norm_devcase.h"
 
 static int irand(int lo, int hi) { return lo + (int)(tu_uniform() * (hi - lo + 1)); }   /* [lo, hi] */
