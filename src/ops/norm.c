@@ -87,17 +87,17 @@ static vkn_status check_loops(const vkn_norm *nm, int64_t N, int64_t nchunk, int
     uint64_t lim = loop_limit(nm->ctx), t = serial_trips(nm, N, nchunk, C, dense);
     if (!lim || t <= lim) return VKN_OK;
     const int ctx = vkn_norm_needs_ctx(nm->o.kind);
-    char k[48] = "";
-    if (ctx) snprintf(k, sizeof k, "%d contexts%s", nm->o.contexts, N ? ", " : "");
+    char what[96] = "", *w = what;   /* "16352 contexts, a batch of 16 samples" */
+    if (ctx) w += snprintf(w, sizeof what, "%d contexts%s", nm->o.contexts, N ? ", " : "");
+    if (N) snprintf(w, sizeof what - (size_t)(w - what), "a batch of %lld samples%s", (long long)N,
+                    nchunk > 1 ? " (x stage-1 chunks)" : "");
     return vkn_status_set(VKN_ERR_UNSUPPORTED,
-                          "norm(%s): %s%s%.0lld%s%s: up to %llu loop iterations in one shader "
-                          "invocation, and this device (%s) ends an invocation's loops after %llu in total "
-                          "(silently wrong results beyond): 4 x (samples%s%s)%s + 64 must be <= %llu",
-                          nm_kname(nm), k, N ? "a batch of " : "", (long long)N, N ? " samples" : "",
-                          nchunk > 1 ? " (x stage-1 chunks)" : "",
-                          (unsigned long long)t, vkn_context_info(nm->ctx)->name, (unsigned long long)lim,
-                          nchunk > 1 ? " x chunks" : "", ctx ? " + contexts" : "", dense ? "" : " + 2 x channels",
-                          (unsigned long long)lim);
+                          "norm(%s): %s: up to %llu loop iterations in one shader invocation, and this device "
+                          "(%s) ends an invocation's loops after %llu in total (silently wrong results beyond): "
+                          "4 x (samples%s%s)%s + 64 must be <= %llu",
+                          nm_kname(nm), what, (unsigned long long)t, vkn_context_info(nm->ctx)->name,
+                          (unsigned long long)lim, nchunk > 1 ? " x chunks" : "", ctx ? " + contexts" : "",
+                          dense ? "" : " + 2 x channels", (unsigned long long)lim);
 }
 
 /* The layer's largest buffer within the device's storage-buffer range: a slot (4 bytes an element),
