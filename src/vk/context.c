@@ -197,8 +197,11 @@ static vkn_status create_instance(vkn_context *ctx, int validate)
     /* Load every function through the loader's trampolines, which dispatch on the handle: several
      * contexts (and a validated one beside a plain one) can then live in one process. */
     volkLoadInstance(ctx->instance);
-    if (validate)
+    if (validate) {
+        ctx->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
         VKN_VK(vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, NULL, &ctx->messenger), "vkCreateDebugUtilsMessengerEXT");
+    }
     return VKN_OK;
 }
 
@@ -389,7 +392,7 @@ void vkn_context_destroy(vkn_context *ctx)
         if (ctx->dsl) vkDestroyDescriptorSetLayout(ctx->dev, ctx->dsl, NULL);
         vkDestroyDevice(ctx->dev, NULL);
     }
-    if (ctx->messenger) vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
+    if (ctx->messenger && ctx->destroy_messenger) ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
     if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
     free(ctx);
 }

@@ -33,6 +33,9 @@ typedef struct vkn_staging {
 struct vkn_context {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    /* this instance's own entry point: volk's global one is reloaded by every later instance (a plain
+     * one, or vkn_context_list_devices) and is NULL where the extension is not enabled */
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
     VkPhysicalDevice phys;
     VkDevice dev;
     VkQueue queue;

@@ -1,0 +1,36 @@
+"""The cffi declarations (vknorm/_ffi.py) lay out every struct exactly as the C headers do."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from vknorm._ffi import STRUCTS, ffi
+
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_struct_layouts_match_headers(tmp_path):
+    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "vkn/norm_ref.h"', "int main(void) {"]
+    expect = []
+    for s in STRUCTS:
+        t = ffi.typeof(s)
+        lines.append(f'printf("%zu\\n", sizeof({s}));')
+        expect.append(ffi.sizeof(t))
+        for f, _ in t.fields:
+            lines.append(f'printf("%zu\\n", offsetof({s}, {f}));')
+            expect.append(ffi.offsetof(t, f))
+    lines.append("return 0; }")
+    src = tmp_path / "abi.c"
+    src.write_text("\n".join(lines))
+    exe = tmp_path / "abi"
+    subprocess.run(["cc", "-std=c11", "-I", os.path.join(root, "include"), str(src), "-o", str(exe)], check=True)
+    got = [int(v) for v in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()]
+    assert got == expect
+
+
+def test_enums_match_headers():
+    from vknorm._ffi import lib
+    assert lib.VKN_NORM_AFN == 12 and lib.VKN_NORM_KIND_COUNT_ == 13
+    assert lib.VKN_ERR_MISMATCH == 14

@@ -1,0 +1,208 @@
+"""The binding: cffi in ABI mode over the installed libvknorm.so.
+
+The declarations below are copied from the public headers (include/vkn/*.h): only what the package
+calls. cffi lays the structs out from these declarations as a C compiler would, and
+tests/test_abi.py checks sizeof/offsetof of every struct here against the real headers with the C
+compiler, so a header change that is not mirrored here fails the tests instead of corrupting memory.
+"""
+import os
+
+import cffi
+
+CDEF = r"""
+typedef enum vkn_status {
+    VKN_OK = 0, VKN_ERR_NO_LOADER, VKN_ERR_NO_DEVICE, VKN_ERR_BAD_DEVICE, VKN_ERR_DEVICE_OOM,
+    VKN_ERR_HOST_OOM, VKN_ERR_DEVICE_LOST, VKN_ERR_SHAPE, VKN_ERR_ARG, VKN_ERR_IO, VKN_ERR_FORMAT,
+    VKN_ERR_UNSUPPORTED, VKN_ERR_VULKAN, VKN_ERR_NOT_FINITE, VKN_ERR_MISMATCH, VKN_ERR_COUNT_
+} vkn_status;
+const char *vkn_status_string(vkn_status s);
+const char *vkn_status_detail(void);
+void vkn_status_clear(void);
+const char *vkn_version(void);
+
+typedef struct vkn_context vkn_context;
+typedef enum vkn_path { VKN_PATH_AUTO = 0, VKN_PATH_CPU, VKN_PATH_GPU } vkn_path;
+typedef struct vkn_context_opts {
+    const char *device; int validate; int quiet; vkn_path path;
+} vkn_context_opts;
+typedef struct vkn_device_info {
+    char name[256];
+    char driver[512];
+    char type[16];
+    uint32_t vendor_id, device_id, api_version;
+    uint32_t subgroup_size;
+    uint32_t max_shared_bytes;
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_count[3];
+    uint64_t max_storage_range;
+    uint64_t device_local_bytes;
+    int host_visible_device_memory;
+    int fp16;
+    int push_descriptors;
+    int subgroup_arith;
+    int timestamps;
+    float timestamp_period_ns;
+    vkn_path path;
+} vkn_device_info;
+vkn_status vkn_context_create(const vkn_context_opts *opts, vkn_context **out);
+void vkn_context_destroy(vkn_context *ctx);
+const vkn_device_info *vkn_context_info(const vkn_context *ctx);
+const char *vkn_context_describe(const vkn_context *ctx);
+uint32_t vkn_context_validation_count(const vkn_context *ctx);
+int vkn_context_list_devices(char *buf, int buf_len);
+
+typedef struct vkn_arena vkn_arena;
+typedef enum vkn_dtype { VKN_F32 = 0, VKN_I32 = 1 } vkn_dtype;
+typedef struct vkn_tensor {
+    vkn_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    int64_t numel;
+    uint64_t buffer;
+    uint64_t offset;
+    uint64_t bytes;
+    void *host;
+    vkn_context *ctx;
+} vkn_tensor;
+vkn_status vkn_arena_create(vkn_context *ctx, uint64_t chunk_bytes, vkn_arena **out);
+void vkn_arena_destroy(vkn_arena *a);
+void vkn_arena_reset(vkn_arena *a);
+vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64_t *shape, vkn_tensor *out);
+vkn_status vkn_tensor_upload(const vkn_tensor *t, const void *src);
+vkn_status vkn_tensor_download(const vkn_tensor *t, void *dst);
+
+typedef struct vkn_cmd vkn_cmd;
+vkn_status vkn_cmd_create(vkn_context *ctx, vkn_cmd **out);
+void vkn_cmd_destroy(vkn_cmd *c);
+vkn_status vkn_cmd_begin(vkn_cmd *c);
+vkn_status vkn_cmd_end(vkn_cmd *c);
+vkn_status vkn_cmd_run(vkn_cmd *c);
+
+typedef enum vkn_norm_kind {
+    VKN_NORM_NONE = 0, VKN_NORM_BN, VKN_NORM_LN, VKN_NORM_IN, VKN_NORM_GN, VKN_NORM_CBN,
+    VKN_NORM_CN, VKN_NORM_CNX, VKN_NORM_ACN, VKN_NORM_MN, VKN_NORM_BCN, VKN_NORM_UBN,
+    VKN_NORM_AFN, VKN_NORM_KIND_COUNT_
+} vkn_norm_kind;
+const char *vkn_norm_kind_name(vkn_norm_kind kind);
+vkn_status vkn_norm_kind_from_name(const char *name, vkn_norm_kind *kind);
+typedef enum vkn_norm_infer {
+    VKN_NORM_INFER_RUNNING = 0, VKN_NORM_INFER_BATCH, VKN_NORM_INFER_LEARNED
+} vkn_norm_infer;
+typedef struct vkn_norm_opts {
+    vkn_norm_kind kind;
+    int channels;
+    int affine;
+    double eps;
+    double momentum;
+    vkn_norm_infer infer;
+    int groups;
+    int contexts;
+    const double *cn_priors;
+    int cn_prior_scale;
+    int cnx_embedder;
+    int components;
+    double mn_var_floor;
+    double ubn_threshold;
+    int ubn_batch_stats_above;
+    double afn_dropout;
+    int afn_hidden_std;
+    int afn_hidden_rescale;
+} vkn_norm_opts;
+vkn_norm_opts vkn_norm_opts_default(vkn_norm_kind kind, int channels);
+vkn_status vkn_norm_opts_check(const vkn_norm_opts *o);
+double vkn_norm_eps(const vkn_norm_opts *o);
+int vkn_norm_needs_ctx(vkn_norm_kind kind);
+typedef enum vkn_norm_init_rule {
+    VKN_NORM_INIT_CONST, VKN_NORM_INIT_UNIFORM, VKN_NORM_INIT_PRIORS,
+    VKN_NORM_INIT_NORMALIZED_UNIFORM, VKN_NORM_INIT_LINSPACE
+} vkn_norm_init_rule;
+typedef struct vkn_norm_slot {
+    const char *name;
+    int learned;
+    int rank;
+    int shape[2];
+    int count;
+    vkn_norm_init_rule init;
+    double a, b;
+} vkn_norm_slot;
+vkn_status vkn_norm_slots(const vkn_norm_opts *o, vkn_norm_slot slots[24], int *count);
+
+typedef struct vkn_norm vkn_norm;
+vkn_status vkn_norm_create(vkn_context *ctx, vkn_arena *arena, const vkn_norm_opts *o, uint64_t seed,
+                           vkn_norm **out);
+void vkn_norm_destroy(vkn_norm *nm);
+int vkn_norm_slot_count(const vkn_norm *nm);
+const vkn_tensor *vkn_norm_slot_tensor(const vkn_norm *nm, int i);
+const vkn_tensor *vkn_norm_grad_tensor(const vkn_norm *nm, int i);
+vkn_status vkn_norm_forward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
+                            const vkn_tensor *y, int train);
+vkn_status vkn_norm_backward(vkn_cmd *c, vkn_norm *nm, const vkn_tensor *x, const vkn_tensor *ctx,
+                             const vkn_tensor *dy, const vkn_tensor *dx);
+vkn_status vkn_norm_check_ids(vkn_norm *nm);
+const vkn_tensor *vkn_norm_debug_tensor(const vkn_norm *nm, const char *name);
+
+typedef struct vkn_norm_ref_cache {
+    vkn_norm_kind kind;
+    int N, C, P;
+    int train;
+    int batch_stats;
+    int nseg;
+    double *mean, *var, *rstd, *wsum;
+    unsigned char *fixed;
+    int nseg2;
+    double *mean2, *var2, *rstd2;
+    double *tau;
+    double *lam;
+    double *aux;
+    double similarity;
+    int above;
+} vkn_norm_ref_cache;
+void vkn_norm_ref_cache_free(vkn_norm_ref_cache *cache);
+vkn_status vkn_norm_ref_slots_alloc(const vkn_norm_opts *o, double ***slots);
+void vkn_norm_ref_slots_free(const vkn_norm_opts *o, double **slots);
+vkn_status vkn_norm_ref_init(const vkn_norm_opts *o, uint64_t seed, double *const *slots);
+vkn_status vkn_norm_ref_forward(const vkn_norm_opts *o, int N, int P, const double *x,
+                                const int32_t *ctx, const double *afn_mask, double *const *slots,
+                                int train, double *y, vkn_norm_ref_cache *cache);
+vkn_status vkn_norm_ref_backward(const vkn_norm_opts *o, const vkn_norm_ref_cache *cache,
+                                 const double *x, const int32_t *ctx, double *const *slots,
+                                 const double *g, double *dx, double *const *dslots);
+"""
+
+# Structs whose layout tests/test_abi.py checks against the C headers.
+STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache"]
+
+ffi = cffi.FFI()
+ffi.cdef(CDEF)
+
+
+def _candidates():
+    """Where libvknorm is looked for, in order: VKN_LIB (a file), the libdir recorded at install
+    (pkg-config's, by meson-python), then the dynamic loader's search (LD_LIBRARY_PATH, ldconfig)."""
+    env = os.environ.get("VKN_LIB")
+    if env:
+        return [env]
+    out = []
+    try:
+        from . import _config  # written by python/meson.build at install
+        out.append(os.path.join(_config.LIBDIR, "libvknorm.so." + _config.SOVERSION))
+        out.append(os.path.join(_config.LIBDIR, "libvknorm.so"))
+    except ImportError:
+        pass
+    out += ["libvknorm.so.0.1", "libvknorm.so"]
+    return out
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        try:
+            return ffi.dlopen(path), path
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise ImportError("vknorm: libvknorm not found; install the library (meson install -C build) or set "
+                      "VKN_LIB=/path/to/libvknorm.so (from a build tree: VKN_LIB=build/src/libvknorm.so). "
+                      "Tried: " + "; ".join(errors))
+
+
+lib, lib_path = _load()
