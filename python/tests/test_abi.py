@@ -25,7 +25,13 @@ def test_struct_layouts_match_headers(tmp_path):
     src = tmp_path / "abi.c"
     src.write_text("\n".join(lines))
     exe = tmp_path / "abi"
-    subprocess.run(["cc", "-std=c11", "-I", os.path.join(root, "include"), str(src), "-o", str(exe)], check=True)
+    inc = os.path.join(root, "include")
+    if os.path.isdir(os.path.join(inc, "vkn")) and os.environ.get("VKN_PY_INSTALLED") != "1":
+        cflags = ["-I", inc]
+    else:   # the installed headers, as an outside program finds them
+        cflags = subprocess.run(["pkg-config", "--cflags", "vknorm"], check=True, capture_output=True,
+                                text=True).stdout.split()
+    subprocess.run(["cc", "-std=c11", *cflags, str(src), "-o", str(exe)], check=True)
     got = [int(v) for v in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()]
     assert got == expect
 
