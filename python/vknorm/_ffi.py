@@ -167,10 +167,68 @@ vkn_status vkn_norm_ref_forward(const vkn_norm_opts *o, int N, int P, const doub
 vkn_status vkn_norm_ref_backward(const vkn_norm_opts *o, const vkn_norm_ref_cache *cache,
                                  const double *x, const int32_t *ctx, double *const *slots,
                                  const double *g, double *dx, double *const *dslots);
+
+typedef enum vkn_io_dtype {
+    VKN_IO_BOOL = 0, VKN_IO_U8, VKN_IO_I8, VKN_IO_F8_E5M2, VKN_IO_F8_E4M3, VKN_IO_I16, VKN_IO_U16,
+    VKN_IO_F16, VKN_IO_BF16, VKN_IO_I32, VKN_IO_U32, VKN_IO_F32, VKN_IO_C64, VKN_IO_F64, VKN_IO_I64,
+    VKN_IO_U64, VKN_IO_DTYPE_COUNT_
+} vkn_io_dtype;
+typedef struct vkn_io_st_builder vkn_io_st_builder;
+vkn_status vkn_io_safetensors_builder_create(vkn_io_st_builder **out);
+void vkn_io_safetensors_builder_destroy(vkn_io_st_builder *b);
+vkn_status vkn_io_safetensors_add(vkn_io_st_builder *b, const char *name, vkn_io_dtype dtype, int ndim,
+                                  const int64_t *shape, const void *data);
+vkn_status vkn_io_safetensors_add_meta(vkn_io_st_builder *b, const char *key, const char *value);
+vkn_status vkn_io_safetensors_write(const vkn_io_st_builder *b, const char *path);
+typedef struct vkn_io_safetensors vkn_io_safetensors;
+typedef struct vkn_io_tensor_info {
+    const char *name;
+    vkn_io_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+    int64_t numel;
+    uint64_t offset;
+    uint64_t nbytes;
+} vkn_io_tensor_info;
+vkn_status vkn_io_safetensors_open(const char *path, vkn_io_safetensors **out);
+void vkn_io_safetensors_close(vkn_io_safetensors *f);
+int vkn_io_safetensors_count(const vkn_io_safetensors *f);
+const vkn_io_tensor_info *vkn_io_safetensors_at(const vkn_io_safetensors *f, int i);
+vkn_status vkn_io_safetensors_read(const vkn_io_safetensors *f, const char *name, vkn_io_dtype dtype,
+                                   int ndim, const int64_t *shape, void *dst);
+int vkn_io_safetensors_meta_count(const vkn_io_safetensors *f);
+void vkn_io_safetensors_meta_at(const vkn_io_safetensors *f, int i, const char **key, const char **value);
+
+typedef enum vkn_gan_loss { VKN_GAN_LOSS_BCE = 0, VKN_GAN_LOSS_HINGE } vkn_gan_loss;
+typedef struct vkn_cgan_config {
+    int base;
+    int batch;
+    int zdim;
+    int classes;
+    int channels;
+    vkn_norm_kind norm_g;
+    vkn_norm_kind norm_d;
+    int components;
+    vkn_gan_loss loss;
+    float lr_g, lr_d, beta1, beta2;
+    int samples;
+    uint64_t seed;
+} vkn_cgan_config;
+typedef struct vkn_cgan vkn_cgan;
+typedef struct vkn_cgan_stats { float loss_d, loss_g; float d_real, d_fake; } vkn_cgan_stats;
+vkn_cgan_config vkn_cgan_defaults(void);
+vkn_status vkn_cgan_create(vkn_context *ctx, const vkn_cgan_config *c, vkn_cgan **out);
+void vkn_cgan_destroy(vkn_cgan *m);
+float *vkn_cgan_real_images(vkn_cgan *m);
+int32_t *vkn_cgan_real_labels(vkn_cgan *m);
+vkn_status vkn_cgan_step(vkn_cgan *m, int64_t step, vkn_cgan_stats *out);
+vkn_status vkn_cgan_generate(vkn_cgan *m, const float *z, const int32_t *labels, float *images);
+vkn_status vkn_cgan_save(vkn_cgan *m, const char *path, int64_t step);
+vkn_status vkn_cgan_load(vkn_cgan *m, const char *path, int64_t *step);
 """
 
 # Structs whose layout tests/test_abi.py checks against the C headers.
-STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache"]
+STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache", "vkn_io_tensor_info", "vkn_cgan_config"]
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)

@@ -18,12 +18,13 @@ hidden_rescale. eps=None takes the method's default (vkn_norm_eps).
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["BN", "LN", "IN", "GN", "CBN", "CN", "CNX", "ACN", "MN", "BCN", "UBN", "AFN", "make",
-           "DEFAULT_EPS"]
+           "DEFAULT_EPS", "CGANGenerator", "cgan_generator", "save_cgan_checkpoint"]
 
 DEFAULT_EPS = {"bn": 1e-5, "ln": 1e-5, "in": 1e-5, "gn": 1e-5, "cbn": 1e-5, "mn": 1e-5, "bcn": 1e-5,
                "ubn": 1e-5, "cn": 1e-3, "cnx": 1e-3, "acn": 1e-3, "afn": 1e-6}
@@ -592,3 +593,105 @@ def make(kind, channels, **opts):
     if k not in _KINDS:
         raise ValueError(f"unknown norm kind {kind!r} (valid: {', '.join(sorted(set(_KINDS) - {'cn-x', 'cn_x'}))})")
     return _KINDS[k](channels, **opts)
+
+
+# ------------------------------------------------------------------------------------------------
+# vkn-cgan's generator (include/vkn/models.h, src/nn/cgan.c) from its checkpoint
+# ------------------------------------------------------------------------------------------------
+class CGANGenerator(nn.Module):
+    """G(z, y): concat(z, onehot(y)) -> Linear -> [w1, 7, 7] -> norm1 -> ReLU -> ConvT(w1->w2, 4, 2, 1)
+    -> norm2 -> ReLU -> ConvT(w2->C, 4, 2, 1) -> tanh; cgan-small w1, w2 = 64, 32, cgan-base 128, 64.
+    The norms take the class as their context where the method uses one (cbn, cn, cnx)."""
+
+    def __init__(self, model="cgan-small", norm="cn", zdim=64, classes=10, channels=1, components=3):
+        super().__init__()
+        self.model, self.norm, self.zdim, self.classes = model, norm, zdim, classes
+        w1, w2 = (128, 64) if model == "cgan-base" else (64, 32)
+        self.w1 = w1
+        self.fc = nn.Linear(zdim + classes, w1 * 49)
+        self.norm1 = self._norm(norm, w1, classes, components)
+        self.convT1 = nn.ConvTranspose2d(w1, w2, 4, 2, 1)
+        self.norm2 = self._norm(norm, w2, classes, components)
+        self.convT2 = nn.ConvTranspose2d(w2, channels, 4, 2, 1)
+
+    @staticmethod
+    def _norm(kind, C, classes, components):
+        if kind == "none":
+            return None
+        o = {}
+        if kind == "gn":
+            o["groups"] = 8 if C >= 32 else 4 if C >= 8 else 1
+        if kind in ("cbn", "cn", "cnx"):
+            o["contexts"] = classes
+        if kind in ("acn", "mn"):
+            o["components"] = components
+        return make(kind, C, **o)
+
+    def _apply_norm(self, m, h, y):
+        if m is None:
+            return h
+        return m(h, y) if isinstance(m, (CBN, CN, CNX)) else m(h)
+
+    def forward(self, z, y):
+        y = torch.as_tensor(y).long()
+        oh = F.one_hot(y, self.classes).to(z.dtype)
+        h = self.fc(torch.cat([z, oh], 1)).view(-1, self.w1, 7, 7)
+        h = F.relu(self._apply_norm(self.norm1, h, y))
+        h = F.relu(self._apply_norm(self.norm2, self.convT1(h), y))
+        return torch.tanh(self.convT2(h))
+
+    def load_vknorm(self, tensors):
+        """Load the "g.*" tensors of a vkn-cgan checkpoint (dict of arrays); optimizer moments and the
+        discriminator are skipped; flat norm slots are reshaped to the slot's shape."""
+        own = self.state_dict()
+        new = {}
+        for name, t in own.items():
+            key = "g." + name
+            if key not in tensors:
+                raise KeyError(f"checkpoint has no tensor {key!r} (needed by {self.model} with norm {self.norm})")
+            a = torch.as_tensor(np.asarray(tensors[key]))
+            if a.numel() != t.numel():
+                raise ValueError(f"{key}: {tuple(a.shape)} in the checkpoint, {tuple(t.shape)} expected")
+            new[name] = a.reshape(t.shape).to(t.dtype)
+        self.load_state_dict(new)
+        return self
+
+
+def cgan_generator(path, dtype=torch.float32):
+    """The generator of a vkn-cgan checkpoint (metadata model and norm_g/norm_d), in eval mode (running
+    statistics, as vkn-cgan samples its grids). gen(z, labels) -> images [N, C, 28, 28] in [-1, 1]."""
+    from . import io
+    t, meta = io.load(path, with_metadata=True)
+    model, norms = meta.get("model"), meta.get("norm_g/norm_d", "")
+    if model not in ("cgan-small", "cgan-base") or "/" not in norms:
+        raise ValueError(f"{path}: not a vkn-cgan checkpoint (model={model}, norm_g/norm_d={norms or None})")
+    norm_g = norms.split("/")[0]
+    w = t["g.fc.weight"]
+    classes = 10
+    channels = t["g.convT2.weight"].shape[1]
+    comps = 3
+    for k in ("g.norm1.means", "g.norm1.gmm_mean"):
+        if k in t:
+            comps = t[k].size // (128 if model == "cgan-base" else 64)
+    g = CGANGenerator(model, norm_g, zdim=w.shape[1] - classes, classes=classes, channels=channels, components=comps)
+    g.load_vknorm(t)
+    g.meta = meta
+    return g.to(dtype).eval()
+
+
+def save_cgan_checkpoint(gen, path, template):
+    """Write generator `gen`'s tensors into a copy of the vkn-cgan checkpoint `template` (its
+    discriminator, optimizer state, metadata and tensor shapes kept), so that `vkn-cgan --resume`
+    continues from a PyTorch-trained or -edited generator."""
+    from . import io
+    t, meta = io.load(template, with_metadata=True)
+    for name, v in gen.state_dict().items():
+        key = "g." + name
+        if key not in t:
+            raise KeyError(f"{template} has no tensor {key!r}: another model or norm ({meta.get('model')}, "
+                           f"{meta.get('norm_g/norm_d')})")
+        a = v.detach().cpu().double().numpy().astype(t[key].dtype)
+        if a.size != t[key].size:
+            raise ValueError(f"{key}: {a.shape} from the module, {t[key].shape} in {template}")
+        t[key] = a.reshape(t[key].shape)
+    io.save(path, t, meta)
