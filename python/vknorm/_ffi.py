@@ -225,10 +225,43 @@ vkn_status vkn_cgan_step(vkn_cgan *m, int64_t step, vkn_cgan_stats *out);
 vkn_status vkn_cgan_generate(vkn_cgan *m, const float *z, const int32_t *labels, float *images);
 vkn_status vkn_cgan_save(vkn_cgan *m, const char *path, int64_t step);
 vkn_status vkn_cgan_load(vkn_cgan *m, const char *path, int64_t *step);
+
+typedef enum vkn_unary {
+    VKN_UNARY_RELU = 0, VKN_UNARY_LEAKY_RELU, VKN_UNARY_TANH, VKN_UNARY_SIGMOID, VKN_UNARY_EXP,
+    VKN_UNARY_LOG, VKN_UNARY_SCALE, VKN_UNARY_COUNT_
+} vkn_unary;
+typedef enum vkn_binary { VKN_BINARY_ADD = 0, VKN_BINARY_SUB, VKN_BINARY_MUL, VKN_BINARY_DIV, VKN_BINARY_COUNT_ } vkn_binary;
+typedef enum vkn_reduce { VKN_REDUCE_SUM = 0, VKN_REDUCE_MEAN, VKN_REDUCE_MAX, VKN_REDUCE_COUNT_ } vkn_reduce;
+typedef enum vkn_act { VKN_ACT_NONE = 0, VKN_ACT_RELU, VKN_ACT_LEAKY_RELU, VKN_ACT_TANH, VKN_ACT_SIGMOID, VKN_ACT_COUNT_ } vkn_act;
+typedef enum vkn_bias { VKN_BIAS_NONE = 0, VKN_BIAS_COL, VKN_BIAS_ROW } vkn_bias;
+vkn_status vkn_op_unary(vkn_cmd *c, vkn_unary op, float alpha, const vkn_tensor *x, const vkn_tensor *y);
+vkn_status vkn_op_binary(vkn_cmd *c, vkn_binary op, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *y);
+vkn_status vkn_op_reduce(vkn_cmd *c, vkn_reduce op, const vkn_tensor *x, uint32_t axes_mask, const vkn_tensor *y);
+typedef struct vkn_gemm_opts {
+    int trans_a, trans_b;
+    float alpha, beta;
+    vkn_bias bias_kind;
+    const vkn_tensor *bias;
+    vkn_act act;
+    float act_alpha;
+} vkn_gemm_opts;
+vkn_status vkn_op_gemm(vkn_cmd *c, const vkn_tensor *a, const vkn_tensor *b, const vkn_tensor *out,
+                       const vkn_gemm_opts *opts);
+typedef struct vkn_window2d { int kh, kw; int sh, sw; int ph, pw; } vkn_window2d;
+int vkn_window2d_out(const vkn_window2d *win, int H, int W, int *Ho, int *Wo);
+int64_t vkn_conv2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
+vkn_status vkn_op_conv2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
+                         const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);
+int64_t vkn_conv_transpose2d_workspace_size(int N, int Cin, int H, int W, int Cout, const vkn_window2d *win);
+vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_tensor *w, const vkn_tensor *bias,
+                                   const vkn_window2d *win, const vkn_tensor *y, const vkn_tensor *workspace);
+vkn_status vkn_op_maxpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y,
+                            const vkn_tensor *idx);
+vkn_status vkn_op_avgpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y);
 """
 
 # Structs whose layout tests/test_abi.py checks against the C headers.
-STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache", "vkn_io_tensor_info", "vkn_cgan_config"]
+STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache", "vkn_io_tensor_info", "vkn_cgan_config", "vkn_gemm_opts", "vkn_window2d"]
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)
