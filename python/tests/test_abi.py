@@ -12,7 +12,7 @@ root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 def test_struct_layouts_match_headers(tmp_path):
-    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "vkn/norm_ref.h"', '#include "vkn/io.h"', '#include "vkn/models.h"', "int main(void) {"]
+    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "vkn/norm_ref.h"', '#include "vkn/io.h"', '#include "vkn/models.h"', '#include "vkn/data.h"', "int main(void) {"]
     expect = []
     for s in STRUCTS:
         t = ffi.typeof(s)

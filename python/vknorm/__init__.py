@@ -10,6 +10,7 @@ vknorm.torch (PyTorch modules of every method) is imported on its own, only wher
 from ._core import Device, Error, default_device, list_devices, version
 from ._ffi import lib_path
 from .norm import KINDS, Norm
+from .graph import FashionMNIST, Graph, Params
 
-__all__ = ["Device", "Error", "Norm", "KINDS", "default_device", "list_devices", "version", "lib_path"]
+__all__ = ["Device", "Error", "Norm", "Graph", "Params", "FashionMNIST", "KINDS", "default_device", "list_devices", "version", "lib_path"]
 __version__ = "0.1.0"

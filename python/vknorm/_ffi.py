@@ -258,10 +258,126 @@ vkn_status vkn_op_conv_transpose2d(vkn_cmd *c, const vkn_tensor *x, const vkn_te
 vkn_status vkn_op_maxpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y,
                             const vkn_tensor *idx);
 vkn_status vkn_op_avgpool2d(vkn_cmd *c, const vkn_tensor *x, const vkn_window2d *win, const vkn_tensor *y);
+
+typedef struct vkn_params vkn_params;
+typedef struct vkn_graph vkn_graph;
+typedef int32_t vkn_val;
+typedef enum vkn_init {
+    VKN_INIT_ZEROS = 0, VKN_INIT_ONES, VKN_INIT_CONST, VKN_INIT_NORMAL, VKN_INIT_HE, VKN_INIT_XAVIER,
+    VKN_INIT_UNIFORM
+} vkn_init;
+vkn_status vkn_params_create(vkn_context *ctx, uint64_t seed, vkn_params **out);
+void vkn_params_destroy(vkn_params *p);
+int vkn_params_count(const vkn_params *p);
+int vkn_params_find(const vkn_params *p, const char *name);
+const char *vkn_params_name(const vkn_params *p, int i);
+const vkn_tensor *vkn_params_value(const vkn_params *p, int i);
+const vkn_tensor *vkn_params_grad(const vkn_params *p, int i);
+int64_t vkn_params_numel(const vkn_params *p, int learned_only);
+vkn_status vkn_params_save(const vkn_params *p, const char *path, const char *model, int64_t step,
+                           const char *const *extra_meta);
+vkn_status vkn_params_load(vkn_params *p, const char *path, const char *model, int64_t *step);
+vkn_status vkn_params_status(const vkn_params *p);
+vkn_status vkn_graph_create(vkn_params *params, const char *name, vkn_graph **out);
+void vkn_graph_destroy(vkn_graph *g);
+vkn_status vkn_graph_status(const vkn_graph *g);
+vkn_val vkn_graph_input(vkn_graph *g, const char *name, vkn_dtype dtype, int ndim, const int64_t *shape);
+int vkn_graph_ndim(const vkn_graph *g, vkn_val v);
+int64_t vkn_graph_dim(const vkn_graph *g, vkn_val v, int axis);
+void vkn_graph_keep(vkn_graph *g, vkn_val v);
+vkn_val vkn_graph_unary(vkn_graph *g, vkn_unary op, float alpha, vkn_val x);
+vkn_val vkn_graph_binary(vkn_graph *g, vkn_binary op, vkn_val a, vkn_val b);
+vkn_val vkn_graph_reduce(vkn_graph *g, vkn_reduce op, vkn_val x, uint32_t axes);
+vkn_val vkn_graph_reshape(vkn_graph *g, vkn_val x, int ndim, const int64_t *shape);
+const vkn_tensor *vkn_graph_tensor(const vkn_graph *g, vkn_val v);
+vkn_status vkn_graph_backward(vkn_graph *g, vkn_val loss);
+vkn_status vkn_graph_compile(vkn_graph *g);
+void *vkn_graph_input_ptr(vkn_graph *g, vkn_val v);
+void vkn_graph_set_step(vkn_graph *g, int slot, float value);
+vkn_status vkn_graph_submit(vkn_graph *g);
+vkn_status vkn_graph_wait(vkn_graph *g);
+vkn_status vkn_graph_run(vkn_graph *g);
+vkn_status vkn_graph_read(vkn_graph *g, vkn_val v, float *dst);
+typedef struct vkn_graph_report {
+    uint32_t ops, dispatches, barriers;
+    uint64_t activation_bytes;
+    uint64_t activation_naive;
+    uint64_t param_bytes;
+    uint32_t checked_ops;
+    uint32_t unchecked_ops;
+} vkn_graph_report;
+vkn_graph_report vkn_graph_get_report(const vkn_graph *g);
+typedef enum vkn_loss_kind {
+    VKN_LOSS_BCE_LOGITS = 0, VKN_LOSS_HINGE_REAL, VKN_LOSS_HINGE_FAKE, VKN_LOSS_HINGE_GEN, VKN_LOSS_MSE,
+    VKN_LOSS_COUNT_
+} vkn_loss_kind;
+typedef enum vkn_optim_kind { VKN_OPTIM_SGD = 0, VKN_OPTIM_ADAM, VKN_OPTIM_ADAMW, VKN_OPTIM_COUNT_ } vkn_optim_kind;
+typedef struct vkn_optim_opts {
+    vkn_optim_kind kind;
+    uint32_t lr_slot;
+    float beta1, beta2, eps;
+    float momentum;
+    int nesterov;
+    float weight_decay;
+    float grad_scale;
+    const vkn_tensor *clip_norm;
+    float max_norm;
+} vkn_optim_opts;
+typedef struct vkn_nn {
+    vkn_graph *g;
+    vkn_params *params;
+    int train;
+    int trainable;
+    vkn_init init;
+    float init_scale;
+    uint64_t seed;
+} vkn_nn;
+vkn_val vkn_nn_linear(vkn_nn *m, const char *name, vkn_val x, int out_features, int bias);
+vkn_val vkn_nn_conv2d(vkn_nn *m, const char *name, vkn_val x, int out_ch, int k, int stride, int pad, int bias);
+vkn_val vkn_nn_conv_transpose2d(vkn_nn *m, const char *name, vkn_val x, int out_ch, int k, int stride, int pad, int bias);
+vkn_val vkn_nn_act(vkn_nn *m, vkn_act act, float alpha, vkn_val x);
+vkn_val vkn_nn_maxpool2d(vkn_nn *m, vkn_val x, int k, int stride);
+vkn_val vkn_nn_avgpool2d(vkn_nn *m, vkn_val x, int k, int stride);
+vkn_val vkn_nn_embedding(vkn_nn *m, const char *name, vkn_val ids, int num, int dim);
+vkn_val vkn_nn_one_hot(vkn_nn *m, vkn_val ids, int k);
+vkn_val vkn_nn_concat(vkn_nn *m, vkn_val a, vkn_val b);
+vkn_val vkn_nn_flatten(vkn_nn *m, vkn_val x);
+vkn_val vkn_nn_dropout(vkn_nn *m, vkn_val x, float p, uint32_t stream);
+vkn_val vkn_nn_norm(vkn_nn *m, const char *name, vkn_val x, vkn_val ctx, const vkn_norm_opts *o);
+vkn_val vkn_nn_loss(vkn_nn *m, vkn_loss_kind kind, vkn_val x, float target_value);
+vkn_val vkn_nn_softmax_ce(vkn_nn *m, vkn_val logits, vkn_val labels, float smoothing);
+vkn_val vkn_nn_argmax(vkn_nn *m, vkn_val x);
+vkn_status vkn_nn_optimizer(vkn_nn *m, const vkn_optim_opts *o, const char *prefix);
+
+typedef struct vkn_dataset {
+    char     name[64];
+    int32_t  n, c, h, w;
+    int32_t  num_classes;
+    uint8_t *images;
+    uint8_t *labels;
+    int32_t *ctx;
+} vkn_dataset;
+typedef enum vkn_split { VKN_SPLIT_TRAIN = 0, VKN_SPLIT_TEST = 1 } vkn_split;
+void vkn_data_free(vkn_dataset *ds);
+vkn_status vkn_data_fashion_load(vkn_dataset *ds, const char *dir, vkn_split split);
+typedef enum vkn_batch_mode { VKN_BATCH_SEQUENTIAL = 0, VKN_BATCH_SHUFFLE, VKN_BATCH_BALANCED } vkn_batch_mode;
+typedef enum vkn_ctx_mode { VKN_CTX_DATASET = 0, VKN_CTX_LABEL } vkn_ctx_mode;
+typedef struct vkn_loader_opts {
+    int32_t        batch;
+    vkn_batch_mode mode;
+    uint64_t       seed;
+    int32_t        channels;
+    vkn_ctx_mode   ctx_mode;
+} vkn_loader_opts;
+typedef struct vkn_data_loader vkn_data_loader;
+vkn_status vkn_data_loader_create(vkn_data_loader **out, const vkn_dataset *ds, const vkn_loader_opts *opts);
+void vkn_data_loader_destroy(vkn_data_loader *ld);
+vkn_status vkn_data_batch_fill(vkn_data_loader *ld, float *images_dst, int32_t *labels_dst, int32_t *ctx_dst);
 """
 
 # Structs whose layout tests/test_abi.py checks against the C headers.
-STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache", "vkn_io_tensor_info", "vkn_cgan_config", "vkn_gemm_opts", "vkn_window2d"]
+STRUCTS = ["vkn_context_opts", "vkn_device_info", "vkn_tensor", "vkn_norm_opts", "vkn_norm_slot", "vkn_norm_ref_cache", "vkn_io_tensor_info", "vkn_cgan_config", "vkn_gemm_opts", "vkn_window2d", "vkn_graph_report",
+           "vkn_optim_opts", "vkn_nn", "vkn_dataset", "vkn_loader_opts"]
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)
