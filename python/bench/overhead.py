@@ -38,14 +38,16 @@ print(f"load average {os.getloadavg()[0]:.1f}")
 SHAPES = [("bn", 8, 4, 1, 1), ("cn", 8, 4, 1, 1), ("bn", 64, 64, 7, 7), ("cn", 64, 64, 7, 7), ("bn", 64, 3136, 1, 1), ("acn", 64, 64, 7, 7)]
 ITERS = 200
 print("\nnorm layer call (train forward: upload x, record, run, download y), us per call")
-print(f"{'method':6} {'shape':>14} {'C':>9} {'Python':>9} {'overhead':>9}   (medians: C, Python)")
+print(f"{'method':6} {'shape':>14} {'C':>9} {'Python':>9} {'overhead':>9} {'out=':>9} {'overhead':>9}"
+      "   (medians: C, Python, out=)")
 for kind, N, C, H, W in SHAPES:
     nm = vknorm.Norm(kind, C, device=dev, contexts=4)
     x = np.random.default_rng(0).standard_normal((N, C, H, W)).astype(np.float32)
     if H == W == 1:
         x = x.reshape(N, C)
     ctx = (np.arange(N) % 4).astype(np.int32) if nm.needs_ctx else None
-    cs, ps = [], []
+    out = np.empty_like(x)
+    cs, ps, qs = [], [], []
     for _ in range(repeat):
         cs.append(c_run("norm", kind, N, C, H, W, ITERS))
         for _ in range(3):
@@ -54,9 +56,66 @@ for kind, N, C, H, W in SHAPES:
         for _ in range(ITERS):
             nm.forward(x, ctx)
         ps.append(1e6 * (time.perf_counter() - t0) / ITERS)
-    c, p = min(cs), min(ps)
-    print(f"{kind:6} {'x'.join(map(str, x.shape)):>14} {c:9.1f} {p:9.1f} {p - c:9.1f}   "
-          f"({statistics.median(cs):.1f}, {statistics.median(ps):.1f})")
+        t0 = time.perf_counter()
+        for _ in range(ITERS):
+            nm.forward(x, ctx, out=out)
+        qs.append(1e6 * (time.perf_counter() - t0) / ITERS)
+    c, p, q = min(cs), min(ps), min(qs)
+    print(f"{kind:6} {'x'.join(map(str, x.shape)):>14} {c:9.1f} {p:9.1f} {p - c:9.1f} {q:9.1f} {q - c:9.1f}   "
+          f"({statistics.median(cs):.1f}, {statistics.median(ps):.1f}, {statistics.median(qs):.1f})")
+    nm.close()
+
+
+
+class TimedLib:
+    """libvknorm with every function call timed: what a call spends outside libvknorm is the
+    package's own (Python) overhead, whatever the device and the machine's load do to the C part."""
+
+    def __init__(self, real):
+        self.real, self.t = real, 0.0
+
+    def __getattr__(self, name):
+        f = getattr(self.real, name)
+        if not callable(f):
+            return f
+
+        def timed(*a):
+            t0 = time.perf_counter()
+            try:
+                return f(*a)
+            finally:
+                self.t += time.perf_counter() - t0
+        return timed
+
+
+import vknorm._core as _core_mod  # noqa: E402
+import vknorm.norm as _norm_mod  # noqa: E402
+
+print("\nPython time outside libvknorm per layer call (every libvknorm call timed), us")
+print(f"{'method':6} {'shape':>14} {'call':>9} {'in C':>9} {'outside':>9} {'out=':>9}")
+for kind, N, C, H, W in SHAPES:
+    nm = vknorm.Norm(kind, C, device=dev, contexts=4)
+    x = np.random.default_rng(0).standard_normal((N, C, H, W)).astype(np.float32)
+    if H == W == 1:
+        x = x.reshape(N, C)
+    ctx = (np.arange(N) % 4).astype(np.int32) if nm.needs_ctx else None
+    out = np.empty_like(x)
+    res = []
+    for use_out in (False, True):
+        best = None
+        for _ in range(repeat):
+            tl = TimedLib(_core_mod.lib)
+            _core_mod.lib = _norm_mod.lib = tl
+            t0 = time.perf_counter()
+            for _ in range(ITERS):
+                nm.forward(x, ctx, out=out if use_out else None)
+            total = time.perf_counter() - t0
+            _core_mod.lib = _norm_mod.lib = tl.real
+            r = (1e6 * total / ITERS, 1e6 * tl.t / ITERS)
+            best = r if best is None or r[0] - r[1] < best[0] - best[1] else best
+        res.append(best)
+    (a, b), (c2, d2) = res
+    print(f"{kind:6} {'x'.join(map(str, x.shape)):>14} {a:9.1f} {b:9.1f} {a - b:9.1f} {c2 - d2:9.1f}")
     nm.close()
 
 print("\ngraph step (train_fashion network, bn, batch 64, Adam), ms per step")
@@ -89,6 +148,20 @@ for _ in range(repeat):
     ps.append(1e3 * (time.perf_counter() - t0) / STEPS)
 c, p = min(cs), min(ps)
 print(f"C {c:.2f} ms/step, Python {p:.2f} ms/step: Python/C = {p / c:.3f}  (runs: C {cs}, Python {[round(v, 2) for v in ps]})")
+import vknorm.graph as _graph_mod  # noqa: E402
+best = None
+for _ in range(repeat):
+    tl = TimedLib(_graph_mod.lib)
+    _graph_mod.lib = tl
+    t0 = time.perf_counter()
+    for _ in range(STEPS):
+        g.step({"images": img, "labels": lab})
+    total = time.perf_counter() - t0
+    _graph_mod.lib = tl.real
+    r = (1e3 * total / STEPS, 1e3 * tl.t / STEPS)
+    best = r if best is None or r[0] - r[1] < best[0] - best[1] else best
+print(f"Python time outside libvknorm per graph step: {1e3 * (best[0] - best[1]):.1f} us of {best[0]:.2f} ms "
+      f"({100 * (best[0] - best[1]) / best[0]:.3f}%)")
 print(f"load average {os.getloadavg()[0]:.1f}")
 params.close()
 dev.close()

@@ -53,6 +53,13 @@ def test_bad_arrays(device):
     with pytest.raises(vknorm.Error, match="dtype int32"):
         nm.backward(np.zeros((3, 4), np.int32))
     assert set(nm.backward(x_of(3, 4))) == {"dx", "dgamma", "dbeta"}
+    out = np.empty((3, 4), np.float32)
+    y = nm.forward(x_of(3, 4), out=out)
+    assert y is out
+    with pytest.raises(vknorm.Error, match="out has shape"):
+        nm.forward(x_of(3, 4), out=np.empty((4, 3), np.float32))
+    with pytest.raises(vknorm.Error, match="out: dtype"):
+        nm.forward(x_of(3, 4), out=np.empty((3, 4)))
 
 
 def test_device_refusals_become_errors(device):

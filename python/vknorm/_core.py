@@ -202,7 +202,8 @@ def upload(t, a):
     check(lib.vkn_tensor_upload(t, ffi.from_buffer(a)), "upload")
 
 
-def download(t, shape, dtype=np.float32):
-    out = np.empty(shape, dtype=dtype)
+def download(t, shape, dtype=np.float32, out=None):
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
     check(lib.vkn_tensor_download(t, ffi.from_buffer(out)), "download")
     return out

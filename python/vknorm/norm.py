@@ -147,12 +147,18 @@ class Norm:
         check(st, "record")
         check(lib.vkn_cmd_run(self._cmd), "run")
 
-    def forward(self, x, ctx=None, train=True):
+    def forward(self, x, ctx=None, train=True, out=None):
         """y = norm(x). x: float32 [N, C, ...] (C = channels), C-contiguous. ctx: int32 [N] context or
         class ids for cbn, cn, cnx (ignored otherwise). train=True: batch statistics, buffers
-        updated; False: the `infer` option's statistics."""
+        updated; False: the `infer` option's statistics. out: a float32 array of x's shape to
+        download y into (reused across calls: no new allocation)."""
         self._live("forward")
         as_input(x, f"Norm({self.kind}).forward: x", np.float32, ndim=(2, 3, 4))
+        if out is not None:
+            as_input(out, f"Norm({self.kind}).forward: out", np.float32)
+            if out.shape != x.shape:
+                raise Error("VKN_ERR_SHAPE", f"Norm({self.kind}).forward: out has shape {out.shape}, x {x.shape}",
+                            "tensor shapes do not fit the operation")
         N = x.shape[0]
         if x.shape[1] != self.channels:
             raise Error("VKN_ERR_SHAPE", f"Norm({self.kind}).forward: x has shape {x.shape}, dimension 1 "
@@ -168,8 +174,8 @@ class Norm:
                 raise Error("VKN_ERR_SHAPE", f"Norm({self.kind}).forward: ctx has {ctx.shape[0]} ids for "
                             f"N={N} samples", "tensor shapes do not fit the operation")
             K = self._o.contexts
-            bad = np.nonzero((ctx < 0) | (ctx >= K))[0]
-            if bad.size:
+            if ctx.min() < 0 or ctx.max() >= K:      # (the sample is searched for only on failure)
+                bad = np.nonzero((ctx < 0) | (ctx >= K))[0]
                 i = int(bad[0])
                 raise arg_error(f"Norm({self.kind}).forward: ctx[{i}]={int(ctx[i])} is outside 0..{K - 1} "
                                 f"(contexts={K})")
@@ -187,7 +193,7 @@ class Norm:
         if self.needs_ctx:
             check(lib.vkn_norm_check_ids(self._nm), f"Norm({self.kind}).forward")
         self._last = (tx, tc, x.shape)
-        return download(ty, x.shape)
+        return download(ty, x.shape, out=out)
 
     __call__ = forward
 
