@@ -75,6 +75,7 @@ class Norm:
         self._o, self._keep = make_opts(kind, channels, **opts)
         self.kind = ffi.string(lib.vkn_norm_kind_name(self._o.kind)).decode()
         self.channels = int(channels)
+        self._needs_ctx = bool(lib.vkn_norm_needs_ctx(self._o.kind))
         self.slot_info = slot_table(self._o)
         self._index = {name: i for i, (name, _, _) in enumerate(self.slot_info)}
         self._nm = None
@@ -124,7 +125,7 @@ class Norm:
 
     @property
     def needs_ctx(self):
-        return bool(lib.vkn_norm_needs_ctx(self._o.kind))
+        return self._needs_ctx
 
     @property
     def eps(self):
