@@ -101,6 +101,25 @@ static void test_validation_counts(void **state)
     vkn_context_destroy(c);
 }
 
+static void test_validated_beside_plain(void **state)
+{
+    /* a validated context outlives plain instances made after it (a plain context, the device list, a
+     * failed create): each reloads volk's global entry points, where the debug-utils destroy is NULL
+     * for an instance without the extension; destroying the validated one must not use that */
+    (void)state;
+    vkn_context *v = NULL, *p = NULL, *bad = NULL;
+    vkn_context_opts ov = {.validate = 1, .quiet = 1}, op = {.validate = 0, .quiet = 1};
+    vkn_context_opts ob = {.device = "no-such-gpu-xyz", .validate = 0, .quiet = 1};
+    assert_int_equal(vkn_context_create(&ov, &v), VKN_OK);
+    assert_int_equal(vkn_context_create(&op, &p), VKN_OK);
+    vkn_context_destroy(p);
+    char buf[1024];
+    assert_true(vkn_context_list_devices(buf, sizeof buf) >= 1);
+    assert_int_equal(vkn_context_create(&ob, &bad), VKN_ERR_BAD_DEVICE);
+    assert_int_equal(vkn_context_validation_count(v), 0);
+    vkn_context_destroy(v);
+}
+
 static void test_status_strings(void **state)
 {
     (void)state;
@@ -115,7 +134,7 @@ int main(void)
         cmocka_unit_test(test_describe),         cmocka_unit_test(test_bad_device_name),
         cmocka_unit_test(test_bad_device_index), cmocka_unit_test(test_env_device_by_index),
         cmocka_unit_test(test_no_driver),        cmocka_unit_test(test_status_strings),
-        cmocka_unit_test(test_validation_counts),
+        cmocka_unit_test(test_validation_counts), cmocka_unit_test(test_validated_beside_plain),
     };
     return TU_RUN(tests);
 }
