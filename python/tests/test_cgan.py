@@ -1,7 +1,7 @@
 """vknorm.torch.cgan_generator reproduces vkn-cgan's samples (vkn_cgan_generate, the call the app's
 grids come from) within 1e-4 for every generator normalization, from checkpoints the library wrote
 after training steps and from one the vkn-cgan app wrote; save_cgan_checkpoint writes a generator
-back into a checkpoint the library loads (vkn_cgan_load, what --resume uses)."""
+back into a checkpoint the library loads (vkn_cgan_load) and vkn-cgan --resume continues."""
 import os
 import subprocess
 
@@ -85,6 +85,20 @@ def test_app_checkpoint(dev, tmp_path):
     z, y = noise(3, 100)
     np.testing.assert_allclose(torch_samples(gen, z, y), m.generate(z, y), atol=1e-4, rtol=0)
     m.close()
+
+    # a generator edited in PyTorch, written back over the run's checkpoint: vkn-cgan --resume takes it
+    with torch.no_grad():
+        gen.fc.bias.add_(0.01)
+    vt.save_cgan_checkpoint(gen, ckpt, ckpt)
+    m = CGAN("cgan-small", "cn", "bn", samples=100, device=dev)
+    assert m.load(ckpt) == 3
+    np.testing.assert_allclose(torch_samples(gen, z, y), m.generate(z, y), atol=1e-4, rtol=0)
+    m.close()
+    r = subprocess.run([app, "--headless", "--resume", "--steps", "4", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "at step 3" in r.stdout + r.stderr
+    assert io.load(ckpt, with_metadata=True)[1]["step"] == "4"
 
 
 def test_safetensors_round_trip(tmp_path):
