@@ -2,7 +2,7 @@
 # `pip install ./python` as a user does it, from a configured and built meson build directory:
 # libvknorm installed (meson install --destdir into a staging folder, found through its vknorm.pc),
 # a venv that sees Debian's numpy/cffi/torch (--system-site-packages; no PyPI: --no-build-isolation
-# --no-index), then the installed package's own tests from outside the source tree.
+# --no-index), then the installed package's own tests and the examples from outside the source tree.
 #   python/tests/check-pip-install.sh BUILD_DIR
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +14,9 @@ pc=$(find "$work/stage" -name vknorm.pc | head -1)
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$work/stage
 /usr/bin/python3 -m venv --system-site-packages "$work/venv"
 "$work/venv/bin/pip" install --quiet --no-build-isolation --no-index "$src/python"
-cp -r "$src/python/tests" "$work/tests"
+mkdir -p "$work/python" && cp -r "$src/python/tests" "$work/python/tests"
+cp -r "$src/python/examples" "$work/python/examples"
 cd "$work"
 "$work/venv/bin/python" -c "import vknorm, sys; assert vknorm.lib_path.startswith('$work/stage'), vknorm.lib_path; print('installed vknorm', vknorm.version(), 'uses', vknorm.lib_path)"
-VKN_PY_INSTALLED=1 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$work/tests/test_abi.py" "$work/tests/test_errors.py"
+VKN_PY_INSTALLED=1 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$work/python/tests/test_abi.py" "$work/python/tests/test_errors.py" \
+  "$work/python/tests/test_examples.py"

@@ -38,3 +38,11 @@ def test_cgan_samples_example(tmp_path, device):
     assert "cgan-small, generator norm cbn" in out
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 4 * 28
+
+
+def test_package_without_torch():
+    """vknorm and its device modules import where torch is absent; only vknorm.torch needs it."""
+    out = run("-c", "import sys; sys.modules['torch'] = None\n"
+              "import vknorm, vknorm.io, vknorm.ops, vknorm.graph, vknorm.cgan, vknorm.norm\n"
+              "try:\n    import vknorm.torch\nexcept ImportError:\n    print('no torch: ok')\n")
+    assert "no torch: ok" in out
