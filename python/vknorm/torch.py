@@ -681,7 +681,7 @@ def cgan_generator(path, dtype=torch.float32):
 
 def save_cgan_checkpoint(gen, path, template):
     """Write generator `gen`'s tensors into a copy of the vkn-cgan checkpoint `template` (its
-    discriminator, optimizer state, metadata and tensor shapes kept), so that `vkn-cgan --resume`
+    discriminator, optimizer state, metadata and tensor shapes kept; format 2's checksums renewed), so that `vkn-cgan --resume`
     continues from a PyTorch-trained or -edited generator."""
     from . import io
     t, meta = io.load(template, with_metadata=True)
@@ -694,4 +694,9 @@ def save_cgan_checkpoint(gen, path, template):
         if a.size != t[key].size:
             raise ValueError(f"{key}: {a.shape} from the module, {t[key].shape} in {template}")
         t[key] = a.reshape(t[key].shape)
+    # format 2 keeps a CRC-32 of every tensor's bytes in the metadata (docs/CHECKPOINTS.md): renew them
+    import zlib
+    for name, a in t.items():
+        if "crc32:" + name in meta:
+            meta["crc32:" + name] = format(zlib.crc32(np.ascontiguousarray(a).tobytes()) & 0xFFFFFFFF, "08x")
     io.save(path, t, meta)
