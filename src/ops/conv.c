@@ -41,9 +41,11 @@ int vkn_window2d_out(const vkn_window2d *win, int H, int W, int *Ho, int *Wo)
 {
     win_n w;
     int ho = 0, wo = 0;
-    if (win_norm(win, &w) && H >= 1 && W >= 1 && H + 2 * (int)w.ph >= (int)w.kh && W + 2 * (int)w.pw >= (int)w.kw) {
-        ho = (H + 2 * (int)w.ph - (int)w.kh) / (int)w.sh + 1;
-        wo = (W + 2 * (int)w.pw - (int)w.kw) / (int)w.sw + 1;
+    if (win_norm(win, &w) && H >= 1 && W >= 1) {
+        /* in 64 bits: H + 2 ph passes 2^31 for a padding of 2^30; a size past 2^31-1 does not fit */
+        int64_t eh = (int64_t)H + 2 * (int64_t)w.ph - w.kh, ew = (int64_t)W + 2 * (int64_t)w.pw - w.kw;
+        int64_t h = eh >= 0 ? eh / w.sh + 1 : 0, wd = ew >= 0 ? ew / w.sw + 1 : 0;
+        if (h <= INT32_MAX && wd <= INT32_MAX) ho = (int)h, wo = (int)wd;
     }
     if (Ho) *Ho = ho;
     if (Wo) *Wo = wo;
@@ -386,8 +388,11 @@ static int convt_default_out_raw(int H, int W, const vkn_window2d *win, int *Ho,
 {
     win_n w;
     if (!win_norm(win, &w) || H < 1 || W < 1) return 0;
-    *Ho = (H - 1) * (int)w.sh - 2 * (int)w.ph + (int)w.kh;
-    *Wo = (W - 1) * (int)w.sw - 2 * (int)w.pw + (int)w.kw;
+    /* 64 bits: (H - 1) sh may pass 2^31; a size outside int is no valid window */
+    int64_t ho = (int64_t)(H - 1) * w.sh - 2 * (int64_t)w.ph + w.kh, wo = (int64_t)(W - 1) * w.sw - 2 * (int64_t)w.pw + w.kw;
+    if (ho > INT32_MAX || wo > INT32_MAX || ho < INT32_MIN || wo < INT32_MIN) return 0;
+    *Ho = (int)ho;
+    *Wo = (int)wo;
     return 1;
 }
 
