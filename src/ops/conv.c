@@ -217,9 +217,12 @@ static int conv_dims_of(int N, int Cin, int H, int W, int Cout, const vkn_window
     int Ho, Wo;
     if (N < 1 || Cin < 1 || Cout < 1 || !win_norm(win, &d->w) || !vkn_window2d_out(win, H, W, &Ho, &Wo)) return 0;
     d->N = N; d->Cin = Cin; d->H = H; d->W = W; d->Cout = Cout; d->Ho = Ho; d->Wo = Wo;
-    d->K = (int64_t)Cin * d->w.kh * d->w.kw;
-    d->Kp = (d->K + 3) / 4 * 4;
     d->L = (int64_t)N * Ho * Wo;
+    /* K and L <= 2^31 keep every workspace product (K L, Cout L, ...) far inside 64 bits; a tensor
+     * that large is refused anyway */
+    if (__builtin_mul_overflow((int64_t)Cin * d->w.kh, (int64_t)d->w.kw, &d->K) || d->K > (1ll << 31) || d->L > (1ll << 31))
+        return 0;
+    d->Kp = (d->K + 3) / 4 * 4;
     return 1;
 }
 
@@ -378,8 +381,10 @@ static int convt_dims_of(int N, int Cin, int H, int W, int Cout, int Ho, int Wo,
         h != H || w != W)
         return 0;
     d->N = N; d->Cin = Cin; d->H = H; d->W = W; d->Cout = Cout; d->Ho = Ho; d->Wo = Wo;
-    d->Kt = (int64_t)Cout * d->w.kh * d->w.kw;
     d->L = (int64_t)N * H * W;
+    if (__builtin_mul_overflow((int64_t)Cout * d->w.kh, (int64_t)d->w.kw, &d->Kt) || d->Kt > (1ll << 31) ||
+        d->L > (1ll << 31))
+        return 0;   /* as conv_dims_of */
     return 1;
 }
 
