@@ -4,6 +4,7 @@
  * warm-up excluded) with min/max and the run count. */
 #include "bench.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--quick")) { opts.quick = 1; opts.min_time_s = 0.05; opts.min_runs = 3; }
         else if (!strcmp(a, "--min-time") && more) {
             char *end;
-            opts.min_time_s = strtod(argv[++i], &end);
-            if (*end || opts.min_time_s < 0 || opts.min_time_s > 600) {
-                fprintf(stderr, "vkn-bench: --min-time '%s' is not a number of seconds in [0, 600]\n", argv[i]);
+            const char *v = argv[++i];
+            errno = 0;
+            opts.min_time_s = strtod(v, &end);
+            /* nan compares false with both bounds: test for the range, not against it */
+            if (!*v || *end || errno || !(opts.min_time_s >= 0 && opts.min_time_s <= 600)) {
+                fprintf(stderr, "vkn-bench: --min-time '%s' is not a number of seconds in [0, 600]\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--device") && more) device = argv[++i];
@@ -130,6 +134,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "vkn-bench: unknown suite '%s' (valid: probe, gemm, ops, norm, train, all)\n", ro.suite);
         return 2;
     }
+    /* the files named are checked before the benchmark runs, not after minutes of it */
+    if (ro.compare && bench_compare_check(ro.compare) != 0) return 2;
+    if (ro.roofline && bench_output_check("--roofline", ro.roofline) != 0) return 2;
     if (opts.filter && bench_norm_filter_check(opts.filter) != VKN_OK) {
         fprintf(stderr, "%s\n", vkn_status_detail());
         return 2;

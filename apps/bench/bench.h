@@ -52,6 +52,11 @@ void bench_print(FILE *f, const bench_ctx *b, bench_format fmt, const char *comm
 /* Print per-test ratios (this run / baseline) for the tests both have; returns the number matched,
  * or -1 with a message when the baseline cannot be read. */
 int bench_compare(FILE *f, const bench_ctx *b, const char *baseline_path);
+/* Before any device work: the baseline is a readable vkn-bench JSON report (0), or -1 with the reason
+ * printed; an output file (opt names the option) can be written: it is a writable regular file, or
+ * absent in a writable folder. */
+int bench_compare_check(const char *baseline_path);
+int bench_output_check(const char *opt, const char *path);
 /* An SVG roofline of every result with flops and bytes, against the probe's roofs. */
 vkn_status bench_roofline_svg(const bench_ctx *b, const char *path);
 

@@ -3,10 +3,13 @@
 #include "bench.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The CSV columns, in order: part of the report format (tests check them). */
 static const char *csv_columns = "device,suite,test,shape,median_us,min_us,max_us,runs,value,unit,ratio,ratio_what,timing";
@@ -114,12 +117,14 @@ void bench_print(FILE *f, const bench_ctx *b, bench_format fmt, const char *comm
     }
 }
 
-int bench_compare(FILE *f, const bench_ctx *b, const char *path)
+/* The baseline report at path, parsed and checked (schema, runs), or NULL with the reason printed. */
+static cJSON *load_baseline(const char *path)
 {
     FILE *in = fopen(path, "rb");
     if (!in) {
-        fprintf(stderr, "vkn-bench: cannot open baseline '%s' (write one with --output json > FILE)\n", path);
-        return -1;
+        fprintf(stderr, "vkn-bench: --compare: cannot open baseline '%s': %s (write one with --output json > FILE)\n",
+                path, strerror(errno));
+        return NULL;
     }
     fseek(in, 0, SEEK_END);
     long len = ftell(in);
@@ -129,8 +134,8 @@ int bench_compare(FILE *f, const bench_ctx *b, const char *path)
     fclose(in);
     if (!txt || got != (size_t)len) {
         free(txt);
-        fprintf(stderr, "vkn-bench: baseline '%s' is empty or unreadable\n", path);
-        return -1;
+        fprintf(stderr, "vkn-bench: --compare: baseline '%s' is empty, a folder, over 64 MiB or unreadable\n", path);
+        return NULL;
     }
     txt[len] = 0;
     cJSON *root = cJSON_Parse(txt);
@@ -139,10 +144,59 @@ int bench_compare(FILE *f, const bench_ctx *b, const char *path)
     const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
     if (!root || !cJSON_IsString(schema) || strcmp(schema->valuestring, "vknorm-bench/1") || !cJSON_IsArray(runs) ||
         cJSON_GetArraySize(runs) < 1) {
-        fprintf(stderr, "vkn-bench: baseline '%s' is not a vkn-bench JSON report (schema vknorm-bench/1)\n", path);
+        fprintf(stderr, "vkn-bench: --compare: baseline '%s' is not a vkn-bench JSON report (schema vknorm-bench/1)\n", path);
         cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int bench_compare_check(const char *path)
+{
+    cJSON *root = load_baseline(path);
+    cJSON_Delete(root);
+    return root ? 0 : -1;
+}
+
+int bench_output_check(const char *opt, const char *path)
+{
+    struct stat st;
+    if (!path[0]) {
+        fprintf(stderr, "vkn-bench: %s: the file name is empty\n", opt);
         return -1;
     }
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "vkn-bench: %s %s: not a regular file (a folder?)\n", opt, path);
+            return -1;
+        }
+        if (access(path, W_OK) != 0) {
+            fprintf(stderr, "vkn-bench: %s %s: cannot write it: %s\n", opt, path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "vkn-bench: %s %s: the folder %s does not exist\n", opt, path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "vkn-bench: %s %s: cannot create a file in %s: %s\n", opt, path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int bench_compare(FILE *f, const bench_ctx *b, const char *path)
+{
+    cJSON *root = load_baseline(path);
+    if (!root) return -1;
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
     /* compare against the baseline run of the same device name, else its first run */
     const cJSON *run = cJSON_GetArrayItem(runs, 0), *it;
     cJSON_ArrayForEach(it, runs) {

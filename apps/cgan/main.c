@@ -7,8 +7,10 @@
  *
  * This file: options, the run folder, the run loop (window or headless progress line), the summary. */
 #include "cgan_app.h"
+#include "../common/cli.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -104,7 +106,7 @@ static bool parse_float(const char *s, float *out)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !(v > 0) || !isfinite(v)) return false;
+    if (end == s || *end || !(v > 0) || !(v <= FLT_MAX)) return false;   /* a float: 1e39 would become inf */
     *out = (float)v;
     return true;
 }
@@ -182,40 +184,45 @@ int cg_options_parse(cg_options *o, int argc, char **argv)
             else if (!strcmp(v, "hinge")) o->loss = VKN_GAN_LOSS_HINGE;
             else return bad("--loss: unknown loss '%s'; valid: bce, hinge", v);
         } else if (!strcmp(name, "--lr-g")) {
-            if (!parse_float(v, &o->lr_g)) return bad("--lr-g: '%s' is not a positive number", v);
+            if (!parse_float(v, &o->lr_g)) return bad("--lr-g: '%s' is not a positive number below 3.4e38", v);
         } else if (!strcmp(name, "--lr-d")) {
-            if (!parse_float(v, &o->lr_d)) return bad("--lr-d: '%s' is not a positive number", v);
+            if (!parse_float(v, &o->lr_d)) return bad("--lr-d: '%s' is not a positive number below 3.4e38", v);
         } else if (!strcmp(name, "--batch")) {
             if (!parse_long(v, 2, 4096, &n)) return bad("--batch: '%s' is not an integer in 2..4096", v);
             o->batch = (int)n;
         } else if (!strcmp(name, "--seed")) {
-            if (!parse_long(v, 0, INT64_MAX, &n)) return bad("--seed: '%s' is not a non-negative integer", v);
+            if (!parse_long(v, 0, INT64_MAX, &n)) return bad("--seed: '%s' is not an integer in 0..2^63-1", v);
             o->seed = (uint64_t)n;
         } else if (!strcmp(name, "--steps")) {
-            if (!parse_long(v, 0, 100000000, &n)) return bad("--steps: '%s' is not an integer >= 0", v);
+            if (!parse_long(v, 0, 100000000, &n)) return bad("--steps: '%s' is not an integer in 0..100000000", v);
             o->steps = n;
         } else if (!strcmp(name, "--ckpt-every") || !strcmp(name, "--grid-every") || !strcmp(name, "--eval-every")) {
-            if (!parse_long(v, 0, 100000000, &n)) return bad("%s: '%s' is not an integer >= 0 (0: never)", name, v);
+            if (!parse_long(v, 0, 100000000, &n)) return bad("%s: '%s' is not an integer in 0..100000000 (0: never)", name, v);
             *(name[2] == 'c' ? &o->ckpt_every : name[2] == 'g' ? &o->grid_every : &o->eval_every) = (int)n;
         } else if (!strcmp(name, "--eval-samples") || !strcmp(name, "--real-samples")) {
             if (!parse_long(v, 100, 100000, &n) || n % 100) return bad("%s: '%s' is not a multiple of 100 in 100..100000", name, v);
             *(name[2] == 'e' ? &o->eval_samples : &o->real_samples) = (int)n;
         } else if (!strcmp(name, "--clf-steps")) {
-            if (!parse_long(v, 1, 1000000, &n)) return bad("--clf-steps: '%s' is not an integer >= 1", v);
+            if (!parse_long(v, 1, 1000000, &n)) return bad("--clf-steps: '%s' is not an integer in 1..1000000", v);
             o->clf_steps = (int)n;
         } else if (!strcmp(name, "--out")) out = v;
         else if (!strcmp(name, "--compare")) compare = v;
         else if (!strcmp(name, "--screenshot")) o->screenshot = v;
         else if (!strcmp(name, "--size")) {
-            if (sscanf(v, "%dx%d", &o->width, &o->height) != 2 || o->width < 640 || o->height < 480)
-                return bad("--size: '%s' is not WxH with W >= 640, H >= 480", v);
+            if (!vkn_cli_size(v, 640, 480, 8192, 8192, &o->width, &o->height))
+                return bad("--size: '%s' is not WxH with W in 640..8192, H in 480..8192", v);
         } else if (!strcmp(name, "--show-class")) {
             if (!parse_long(v, 0, CG_CLASSES - 1, &n)) return bad("--show-class: '%s' is not a class 0..9", v);
             o->show_class = (int)n;
         } else if (!strcmp(name, "--interpolate")) {
-            if (sscanf(v, "%d,%d", &o->interp_a, &o->interp_b) != 2 || o->interp_a < 0 || o->interp_a >= CG_CLASSES ||
-                o->interp_b < 0 || o->interp_b >= CG_CLASSES || o->interp_a == o->interp_b)
+            char first[24] = "";   /* A,B: each parsed in 64 bits and range-checked (sscanf's %d overflows) */
+            const char *comma = strchr(v, ',');
+            if (comma && comma - v < (int)sizeof first) snprintf(first, sizeof first, "%.*s", (int)(comma - v), v);
+            long long ia, ib;
+            if (!comma || !parse_long(first, 0, CG_CLASSES - 1, &ia) || !parse_long(comma + 1, 0, CG_CLASSES - 1, &ib) ||
+                ia == ib)
                 return bad("--interpolate: '%s' is not two different classes A,B in 0..9", v);
+            o->interp_a = (int)ia, o->interp_b = (int)ib;
         } else
             return bad("unknown option '%s'; valid: --model --data --norm-g --norm-d --loss --lr-g --lr-d --batch --seed "
                        "--steps --out --resume --override --overwrite --ckpt-every --grid-every --eval-every --eval-samples --real-samples "

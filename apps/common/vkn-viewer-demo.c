@@ -10,6 +10,7 @@
  *   vkn-viewer-demo --headless --frames N --out DIR     N frames as DIR/frame-0000.png ...
  *   vkn-viewer-demo --screenshot FILE --frames N        window; save frame N to FILE and exit */
 #include "viewer.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -382,6 +383,17 @@ static void draw(app *a, const snapshot *s)
     vkn_ui_scatter(ui, body, &sc);
 }
 
+/* an integer in [lo, hi]: strtol's overflow (errno) and trailing text refused */
+static bool parse_count(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) return false;
+    *out = x;
+    return true;
+}
+
 static int usage(const char *msg)
 {
     if (msg) fprintf(stderr, "vkn-viewer-demo: %s\n", msg);
@@ -410,12 +422,18 @@ int main(int argc, char **argv)
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) return usage(NULL);
         else if (!strcmp(o, "--headless")) headless = true;
-        else if (!strcmp(o, "--frames") && v) frames = strtol(v, NULL, 10), i++;
-        else if (!strcmp(o, "--steps") && v) steps = strtol(v, NULL, 10), i++;
+        else if (!strcmp(o, "--frames") && v) {
+            if (!parse_count(v, 1, 1000000, &frames)) return usage("--frames needs an integer in 1..1000000");
+            i++;
+        } else if (!strcmp(o, "--steps") && v) {
+            if (!parse_count(v, 1, 1000000000, &steps)) return usage("--steps needs an integer in 1..1000000000");
+            i++;
+        }
         else if (!strcmp(o, "--out") && v) out_dir = v, i++;
         else if (!strcmp(o, "--screenshot") && v) shot = v, i++;
         else if (!strcmp(o, "--size") && v) {
-            if (sscanf(v, "%dx%d", &width, &height) != 2 || width < 320 || height < 240) return usage("bad --size");
+            if (!vkn_cli_size(v, 320, 240, 8192, 8192, &width, &height))
+                return usage("--size needs WxH with W in 320..8192, H in 240..8192");
             i++;
         } else {
             char m[256];

@@ -1,5 +1,6 @@
 /* vkn-da's command line (opts.h). */
 #include "opts.h"
+#include "../common/cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -225,26 +226,26 @@ int da_opts_parse(da_opts *o, int argc, char **argv, FILE *out, FILE *err)
         else if (IS("--momentum")) { if (!parse_f(v, 0, 0.999, &o->momentum)) return bad(err, "--momentum %s: expected a number in [0, 0.999]%s", v, ""); }
         else if (IS("--weight-decay")) { if (!parse_f(v, 0, 1, &o->weight_decay)) return bad(err, "--weight-decay %s: expected a number in [0, 1]%s", v, ""); }
         else if (IS("--lambda-max")) { if (!parse_f(v, 0, 10, &o->lambda_max)) return bad(err, "--lambda-max %s: expected a number in [0, 10]%s", v, ""); }
-        else if (IS("--steps")) { if (!parse_i64(v, 1, 100000000, &o->steps)) return bad(err, "--steps %s: expected an integer >= 1%s", v, ""); }
+        else if (IS("--steps")) { if (!parse_i64(v, 1, 100000000, &o->steps)) return bad(err, "--steps %s: expected an integer in [1, 100000000]%s", v, ""); }
         else if (IS("--batch")) { if (!parse_i64(v, 2, 1024, &x)) return bad(err, "--batch %s: expected an integer in [2, 1024]%s", v, ""); o->batch = (int)x; }
         else if (IS("--eval-batch")) { if (!parse_i64(v, 2, 2048, &x)) return bad(err, "--eval-batch %s: expected an integer in [2, 2048]%s", v, ""); o->eval_batch = (int)x; }
-        else if (IS("--seed")) { if (!parse_i64(v, 0, INT64_MAX, &x)) return bad(err, "--seed %s: expected an integer >= 0%s", v, ""); o->seed = (uint64_t)x; }
-        else if (IS("--eval-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->eval_every)) return bad(err, "--eval-every %s: expected an integer >= 1%s", v, ""); }
-        else if (IS("--stop-at")) { if (!parse_i64(v, 1, INT64_MAX, &o->stop_at)) return bad(err, "--stop-at %s: expected an integer >= 1%s", v, ""); }
-        else if (IS("--ckpt-every")) { if (!parse_i64(v, 0, INT64_MAX, &o->ckpt_every)) return bad(err, "--ckpt-every %s: expected an integer >= 0%s", v, ""); }
-        else if (IS("--pca-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->pca_every)) return bad(err, "--pca-every %s: expected an integer >= 1%s", v, ""); }
-        else if (IS("--view-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->view_every)) return bad(err, "--view-every %s: expected an integer >= 1%s", v, ""); }
-        else if (IS("--png-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->png_every)) return bad(err, "--png-every %s: expected an integer >= 1%s", v, ""); }
-        else if (IS("--eval-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--eval-n %s: expected an integer >= 0%s", v, ""); o->eval_n = (int32_t)x; }
-        else if (IS("--train-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--train-n %s: expected an integer >= 0%s", v, ""); o->train_n = (int32_t)x; }
+        else if (IS("--seed")) { if (!parse_i64(v, 0, INT64_MAX, &x)) return bad(err, "--seed %s: expected an integer in [0, 2^63-1]%s", v, ""); o->seed = (uint64_t)x; }
+        else if (IS("--eval-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->eval_every)) return bad(err, "--eval-every %s: expected an integer in [1, 2^63-1]%s", v, ""); }
+        else if (IS("--stop-at")) { if (!parse_i64(v, 1, INT64_MAX, &o->stop_at)) return bad(err, "--stop-at %s: expected an integer in [1, 2^63-1]%s", v, ""); }
+        else if (IS("--ckpt-every")) { if (!parse_i64(v, 0, INT64_MAX, &o->ckpt_every)) return bad(err, "--ckpt-every %s: expected an integer in [0, 2^63-1]%s", v, ""); }
+        else if (IS("--pca-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->pca_every)) return bad(err, "--pca-every %s: expected an integer in [1, 2^63-1]%s", v, ""); }
+        else if (IS("--view-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->view_every)) return bad(err, "--view-every %s: expected an integer in [1, 2^63-1]%s", v, ""); }
+        else if (IS("--png-every")) { if (!parse_i64(v, 1, INT64_MAX, &o->png_every)) return bad(err, "--png-every %s: expected an integer in [1, 2^63-1]%s", v, ""); }
+        else if (IS("--eval-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--eval-n %s: expected an integer in [0, 2^31-1]%s", v, ""); o->eval_n = (int32_t)x; }
+        else if (IS("--train-n")) { if (!parse_i64(v, 0, INT32_MAX, &x)) return bad(err, "--train-n %s: expected an integer in [0, 2^31-1]%s", v, ""); o->train_n = (int32_t)x; }
         else if (IS("--out")) out_dir = v;
         else if (IS("--override")) {
             if (!vkn_run_cli_add_override(&o->cli, v)) return bad(err, "--override %s: too many (at most 16)%s", v, "");
         }
         else if (IS("--screenshot")) o->screenshot = v;
         else if (IS("--size")) {
-            if (sscanf(v, "%dx%d", &o->width, &o->height) != 2 || o->width < 640 || o->height < 480 || o->width > 8192 || o->height > 8192)
-                return bad(err, "--size %s: expected WxH, at least 640x480%s", v, "");
+            if (!vkn_cli_size(v, 640, 480, 8192, 8192, &o->width, &o->height))
+                return bad(err, "--size %s: expected WxH with W in 640..8192, H in 480..8192%s", v, "");
         } else return bad(err, "%s: unknown option (valid: --task --method --norm --target-ctx --compare --steps --batch --lr "
                                "--schedule --optim --momentum --weight-decay --lambda-max --seed --train-n --eval-every "
                                "--eval-batch --eval-n --pca-every --ckpt-every --out --resume --override --overwrite --stop-at --headless --png-every "

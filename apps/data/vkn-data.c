@@ -5,6 +5,7 @@
  *   vkn-data install                  (the datasets into the user data folder: install.c) */
 #include "vkn/data.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,9 @@ static void usage(FILE *f)
 static int arg_int(const char *s, const char *opt, long lo, long hi, long *out)
 {
     char *end;
+    errno = 0;   /* strtol clamps an overflowing value to LONG_MAX: errno tells */
     long v = strtol(s, &end, 10);
-    if (*s == 0 || *end != 0 || v < lo || v > hi) {
+    if (*s == 0 || *end != 0 || errno || v < lo || v > hi) {
         fprintf(stderr, "vkn-data: %s needs an integer in %ld .. %ld, got '%s'\n", opt, lo, hi, s);
         return 0;
     }
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
     const char *what = NULL, *dir = NULL, *source = "mnist", *png = NULL;
     vkn_split split = VKN_SPLIT_TRAIN;
     long n = 0, seed = 1, classes = 10, start = 0, count = 100, cols = 10, scale = 2;
+    int count_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -92,7 +95,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) ok = arg_int(v, a, 0, 0x7fffffffL, &seed);
         else if (strcmp(a, "--classes") == 0) ok = arg_int(v, a, 1, 256, &classes);
         else if (strcmp(a, "--start") == 0) ok = arg_int(v, a, 0, 0x7fffffffL, &start);
-        else if (strcmp(a, "--count") == 0) ok = arg_int(v, a, 1, 10000, &count);
+        else if (strcmp(a, "--count") == 0) ok = arg_int(v, a, 1, 10000, &count), count_given = 1;
         else if (strcmp(a, "--cols") == 0) ok = arg_int(v, a, 1, 1000, &cols);
         else if (strcmp(a, "--scale") == 0) ok = arg_int(v, a, 1, 16, &scale);
         else if (strcmp(a, "--source") == 0) source = v;
@@ -109,6 +112,11 @@ int main(int argc, char **argv)
 
     vkn_dataset ds;
     vkn_status st = load(&ds, what, split, dir, source, n, (uint64_t)seed, classes);
+    if (st == VKN_OK && n > ds.n && strcmp(what, "syndigits") != 0) {
+        fprintf(stderr, "vkn-data: --n %ld is more than the %d samples of %s (valid: 1 .. %d)\n", n, ds.n, ds.name, ds.n);
+        vkn_data_free(&ds);
+        return 2;
+    }
     if (st == VKN_OK && n > 0 && n < ds.n && strcmp(what, "syndigits") != 0) {
         vkn_dataset part;
         st = vkn_data_slice(&part, &ds, 0, (int32_t)n);
@@ -133,8 +141,23 @@ int main(int argc, char **argv)
         printf("channel %d: mean %.4f  std %.4f  (pixels in [0, 1])\n", ch, mean[ch], sd[ch]);
 
     if (png) {
-        if (start >= ds.n) start = 0;
-        if (count > ds.n - start) count = ds.n - start;
+        /* a start past the end is refused (it was once moved to 0 without a word); the default count
+         * shrinks to what is left, a count given does not */
+        if (start >= ds.n) {
+            fprintf(stderr, "vkn-data: --start %ld is past the end of %s's %d samples (valid: 0 .. %d)\n", start, ds.name,
+                    ds.n, ds.n - 1);
+            vkn_data_free(&ds);
+            return 2;
+        }
+        if (count > ds.n - start) {
+            if (count_given) {
+                fprintf(stderr, "vkn-data: --count %ld from --start %ld runs past the end of %s's %d samples (valid: 1 .. "
+                        "%ld)\n", count, start, ds.name, ds.n, ds.n - start);
+                vkn_data_free(&ds);
+                return 2;
+            }
+            count = ds.n - start;
+        }
         st = vkn_data_png_grid(&ds, png, (int32_t)start, (int32_t)count, (int32_t)cols, (int32_t)scale);
         if (st != VKN_OK) {
             fprintf(stderr, "vkn-data: %s\n", vkn_status_detail());

@@ -3,6 +3,7 @@
 #include "op.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const opt_spec specs[] = {
     {"stride", OPT_INTS, NULL, "s or sh,sw (default 1; pooling: the kernel)"},
     {"pad", OPT_INTS, NULL, "zero padding p or ph,pw (default 0)"},
     {"output-padding", OPT_INTS, NULL, "conv_transpose2d: extra output rows/cols op or oph,opw (default 0)"},
-    {"classes", OPT_INT, NULL, "one_hot: number of classes K (default max id + 1)"},
+    {"classes", OPT_INT, NULL, "one_hot: number of classes K (default max id + 1)", 1, 1ll << 24},
     {"smoothing", OPT_FLOAT, NULL, "softmax_ce: label smoothing in [0,1] (default 0)"},
     {"scale", OPT_FLOAT, NULL, "losses: multiplies the loss and its gradient (default 1)"},
     {"target", OPT_FLOAT, NULL, "bce, mse: constant target when the file has no 't' (default 1 for bce, 0 for mse)"},
@@ -32,18 +33,18 @@ static const opt_spec specs[] = {
     {"eps", OPT_FLOAT, NULL, "norm: epsilon (default: the method's, see docs/NORMS.md)"},
     {"momentum", OPT_FLOAT, NULL, "norm: running statistics momentum, PyTorch convention (default 0.1)"},
     {"infer", OPT_ENUM, "running|batch|learned", "norm: statistics of --train 0 (default running)"},
-    {"groups", OPT_INT, NULL, "gn: groups (default: largest divisor of C <= 32)"},
-    {"contexts", OPT_INT, NULL, "cbn: classes; cn, cnx: contexts (default 1, or max ctx + 1)"},
-    {"components", OPT_INT, NULL, "acn, mn: mixture components (default 3)"},
+    {"groups", OPT_INT, NULL, "gn: groups (default: largest divisor of C <= 32)", 1, INT32_MAX},
+    {"contexts", OPT_INT, NULL, "cbn: classes; cn, cnx: contexts (default 1, or max ctx + 1)", 1, INT32_MAX},
+    {"components", OPT_INT, NULL, "acn, mn: mixture components (default 3)", 1, INT32_MAX},
     {"prior-scale", OPT_BOOL, NULL, "cn: divide the output by sqrt(prior) (default 1)"},
     {"embedder", OPT_BOOL, NULL, "cnx: CN-emb embedder instead of the per-context table (default 0)"},
     {"var-floor", OPT_FLOAT, NULL, "mn: floor of the EM variances (default 1e-4)"},
     {"threshold", OPT_FLOAT, NULL, "ubn: similarity threshold (default 0.9)"},
     {"batch-stats-above", OPT_BOOL, NULL, "ubn: above the threshold keep batch statistics (default 0)"},
     {"dropout", OPT_FLOAT, NULL, "afn: dropout p on the batch statistics, train only (default 0.3)"},
-    {"hidden-std", OPT_INT, NULL, "afn: hidden width of the standardization encoder (default max(1,C/2))"},
-    {"hidden-rescale", OPT_INT, NULL, "afn: hidden width of the rescaling encoder (default max(1,C/16))"},
-    {"seed", OPT_INT, NULL, "norm: seed of the default parameter init (default 1)"},
+    {"hidden-std", OPT_INT, NULL, "afn: hidden width of the standardization encoder (default max(1,C/2))", 0, INT32_MAX},
+    {"hidden-rescale", OPT_INT, NULL, "afn: hidden width of the rescaling encoder (default max(1,C/16))", 0, INT32_MAX},
+    {"seed", OPT_INT, NULL, "norm: seed of the default parameter init (default 1)", 0, INT64_MAX},
 };
 #define NSPECS ((int)(sizeof specs / sizeof specs[0]))
 
@@ -117,13 +118,21 @@ static int parse_ints(const char *v, int *out, int max)
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
-        if (end == p || errno || x < -(1l << 30) || x > (1l << 30) || n >= max) return -1;
+        if (end == p || errno || x < -OP_INTS_MAX || x > OP_INTS_MAX || n >= max) return -1;
         if (out) out[n] = (int)x;
         n++;
         if (*end == 0) return n;
         if (*end != ',') return -1;
         p = end + 1;
     }
+}
+
+static void print_range(FILE *f, long long v)
+{
+    if (v == INT64_MAX) fputs("2^63-1", f);
+    else if (v == INT32_MAX) fputs("2^31-1", f);
+    else if (v > 0 && (v & (v - 1)) == 0 && v >= 1024) fprintf(f, "2^%d", __builtin_ctzll((unsigned long long)v));
+    else fprintf(f, "%lld", v);
 }
 
 /* A value of the option's type? Prints the problem. */
@@ -135,8 +144,12 @@ static int check_value(const opt_spec *s, const char *v)
     switch (s->type) {
     case OPT_STR: return 1;
     case OPT_INT:
-        if (parse_ll(v, &ll)) return 1;
-        fprintf(stderr, "vkn-op: --%s needs an integer, got '%s'\n", s->name, v);
+        if (parse_ll(v, &ll) && ll >= s->lo && ll <= s->hi) return 1;
+        fprintf(stderr, "vkn-op: --%s needs an integer in ", s->name);
+        print_range(stderr, s->lo);
+        fputs(" .. ", stderr);
+        print_range(stderr, s->hi);
+        fprintf(stderr, ", got '%s'\n", v);
         return 0;
     case OPT_FLOAT:
         if (parse_double(v, &d)) return 1;
@@ -148,7 +161,8 @@ static int check_value(const opt_spec *s, const char *v)
         return 0;
     case OPT_INTS:
         if (parse_ints(v, NULL, 8) > 0) return 1;
-        fprintf(stderr, "vkn-op: --%s needs integers separated by commas (e.g. 0,2), got '%s'\n", s->name, v);
+        fprintf(stderr, "vkn-op: --%s needs at most 8 integers in -2^30 .. 2^30 separated by commas (e.g. 0,2), "
+                        "got '%s'\n", s->name, v);
         return 0;
     case OPT_ENUM:
         if (enum_index(s->choices, v) >= 0) return 1;

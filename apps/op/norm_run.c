@@ -4,6 +4,8 @@
  * statistics updated when --train 1), and with dy: dx and d<slot> for every learned slot. */
 #include "op.h"
 
+#include <stdint.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +20,10 @@ static void cleanup_norm(op_ctx *oc)
     oc->after_data = NULL;
 }
 
+/* an int option: args_parse has refused values outside the option's range (which fits an int) */
 static int int_opt(op_ctx *oc, const char *name, int def)
 {
-    long long v = arg_int(oc->args, name, def);
-    return v < -(1ll << 30) ? -(1 << 30) : v > (1ll << 30) ? (1 << 30) : (int)v;
+    return (int)arg_int(oc->args, name, def);
 }
 
 /* max id + 1 of the file's ctx (for a default --contexts) */
@@ -30,11 +32,15 @@ static vkn_status max_ctx(op_ctx *oc, int64_t n, int *out)
     int32_t *h = malloc(sizeof(int32_t) * (size_t)n);
     if (!h) return vkn_status_set(VKN_ERR_HOST_OOM, "norm: ctx");
     vkn_status s = vkn_io_safetensors_read(oc->in, "ctx", VKN_IO_I32, -1, NULL, h);
-    int m = 0;
-    for (int64_t i = 0; s == VKN_OK && i < n; i++) m = h[i] + 1 > m ? h[i] + 1 : m;
+    int64_t m = 0;   /* 64 bits: an id of 2^31-1 must not wrap */
+    for (int64_t i = 0; s == VKN_OK && i < n; i++) m = (int64_t)h[i] + 1 > m ? (int64_t)h[i] + 1 : m;
     free(h);
-    *out = m < 1 ? 1 : m;
-    return s;
+    VKN_TRY(s);
+    if (m > INT32_MAX)
+        return vkn_status_set(VKN_ERR_ARG, "norm: ctx holds the id %lld; --contexts (max id + 1) would be over 2^31-1",
+                              (long long)(m - 1));
+    *out = m < 1 ? 1 : (int)m;
+    return VKN_OK;
 }
 
 static int is_slot(const vkn_norm_slot *sl, int ns, const char *name)

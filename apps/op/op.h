@@ -21,6 +21,7 @@
 
 #define OP_EXIT_RUNTIME 1
 #define OP_EXIT_USAGE 2
+#define OP_INTS_MAX (1l << 30)   /* each value of an OPT_INTS list (kernel, stride, pad, axes) */
 
 /* ---- options (args.c) ---- */
 typedef enum opt_type { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_INTS, OPT_ENUM, OPT_KIND } opt_type;
@@ -30,6 +31,7 @@ typedef struct opt_spec {
     opt_type type;
     const char *choices;  /* OPT_ENUM: "a|b|c" */
     const char *help;
+    long long lo, hi;     /* OPT_INT: the valid range (the value is refused outside it, never clamped) */
 } opt_spec;
 
 #define OP_MAX_KV 64

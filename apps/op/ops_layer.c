@@ -204,10 +204,11 @@ vkn_status run_one_hot(op_ctx *oc)
         int32_t *h = malloc(sizeof(int32_t) * (size_t)ids.numel);
         if (!h) return vkn_status_set(VKN_ERR_HOST_OOM, "one_hot: ids");
         vkn_status s = vkn_io_safetensors_read(oc->in, "ids", VKN_IO_I32, -1, NULL, h);
-        for (int64_t i = 0; s == VKN_OK && i < ids.numel; i++) K = h[i] + 1 > K ? h[i] + 1 : K;
+        for (int64_t i = 0; s == VKN_OK && i < ids.numel; i++) K = (long long)h[i] + 1 > K ? (long long)h[i] + 1 : K;
         free(h);
         VKN_TRY(s);
         if (K < 1) K = 1;   /* every id negative: the check below names the first */
+        if (K > (1ll << 24)) return oc_usage(oc, "one_hot: the largest id is %lld; classes (max id + 1) must be <= 2^24", K - 1);
     }
     VKN_TRY(oc_check_ids(oc, "ids", K, arg_given(oc->args, "classes") ? "--classes" : "--classes not given: max id + 1"));
     int64_t ys[2] = {ids.shape[0], K};

@@ -3,6 +3,8 @@
  * Device choice: VKN_DEVICE (an index into the listed devices, or a substring of a device's name)
  * first, then discrete > integrated > virtual > CPU. Switches (environment, read at create):
  *   VKN_VALIDATE=1          enable VK_LAYER_KHRONOS_validation and count its messages
+ *   VKN_VALIDATE=sync       the same with the layer's synchronization validation (hazards between
+ *                           dispatches that no barrier orders); a comma list ("sync,1") works too
  *   VKN_PROFILE=1           timestamp every dispatch and print a per-dispatch table after each wait
  *   VKN_PATH=cpu|gpu        force the kernel family (barrier-free register-blocked vs shared-memory tiled)
  *   VKN_NO_PUSH_DESCRIPTOR=1, VKN_NO_SUBGROUP=1, VKN_NO_HOST_VISIBLE=1  turn optional paths off
@@ -23,7 +25,7 @@ typedef enum vkn_path { VKN_PATH_AUTO = 0, VKN_PATH_CPU, VKN_PATH_GPU } vkn_path
 
 typedef struct vkn_context_opts {
     const char *device;     /* index or name substring; NULL: VKN_DEVICE, else automatic */
-    int validate;           /* -1: VKN_VALIDATE, 0: off, 1: on */
+    int validate;           /* -1: VKN_VALIDATE, 0: off, 1: on, 2: on with synchronization validation */
     int quiet;              /* -1: VKN_QUIET, 0: print the capability line, 1: silent */
     vkn_path path;          /* AUTO: VKN_PATH, else by device type */
 } vkn_context_opts;

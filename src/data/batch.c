@@ -69,11 +69,16 @@ vkn_status vkn_data_loader_create(vkn_data_loader **out, const vkn_dataset *ds, 
     int32_t oc = o.channels ? o.channels : ds->c;
     if (!ds->images || ds->n <= 0)
         return vkn_status_set(VKN_ERR_ARG, "loader: %s: the dataset is empty (load it first)", ds->name);
-    if (o.batch <= 0)
-        return vkn_status_set(VKN_ERR_ARG, "loader: %s: batch %d must be >= 1", ds->name, o.batch);
+    if (o.batch <= 0 || o.batch > (1 << 20))   /* pos + batch and n + batch stay far inside int32 */
+        return vkn_status_set(VKN_ERR_ARG, "loader: %s: batch %d must be in 1..2^20", ds->name, o.batch);
     if (oc != 1 && oc != 3)
         return vkn_status_set(VKN_ERR_ARG, "loader: %s: channels %d must be 0 (as the data), 1 or 3", ds->name,
                               o.channels);
+    /* a batch's images [batch, out_c, h, w] as floats: one device tensor holds at most 2^34 elements */
+    int64_t elems = (int64_t)o.batch * oc * ds->h * ds->w;
+    if (elems > (1ll << 34))
+        return vkn_status_set(VKN_ERR_ARG, "loader: %s: a batch of %d images of %dx%dx%d is %lld values, over 2^34",
+                              ds->name, o.batch, oc, ds->h, ds->w, (long long)elems);
     if (o.mode < VKN_BATCH_SEQUENTIAL || o.mode > VKN_BATCH_BALANCED)
         return vkn_status_set(VKN_ERR_ARG, "loader: %s: unknown batch mode %d", ds->name, (int)o.mode);
     int32_t K = ds->num_classes;

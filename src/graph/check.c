@@ -63,8 +63,8 @@ static void env_float(const char *name, float *dst)
     char *end;
     if (!v || !*v) return;
     double x = strtod(v, &end);
-    if (end != v && *end == 0 && x >= 0) *dst = (float)x;
-    else fprintf(stderr, "vkn: %s=%s: expected a number >= 0; keeping %g\n", name, v, (double)*dst);
+    if (end != v && *end == 0 && x >= 0 && x <= 1e30) *dst = (float)x;   /* inf would pass every value */
+    else fprintf(stderr, "vkn: %s=%s: expected a number in [0, 1e30]; keeping %g\n", name, v, (double)*dst);
 }
 
 void vkn_graph_set_check(vkn_graph *g, int level) { g->check = level < 0 ? 0 : level > 2 ? 2 : level; }

@@ -87,6 +87,15 @@ static vkn_val new_val(vkn_graph *g, const char *name, vkn_dtype dtype, int ndim
                                              (long long)shape[i]));
             return VKN_NONE;
         }
+        if (shape[i] > (1ll << 34) / v->numel) {   /* before the product, which could pass 2^63 */
+            char b[160];
+            size_t o = 0;
+            for (int k = 0; k < ndim && o < sizeof b; k++)
+                o += (size_t)snprintf(b + o, sizeof b - o, k ? ", %lld" : "%lld", (long long)shape[k]);
+            vkn_graph_fail(g, vkn_status_set(VKN_ERR_SHAPE, "graph %s: value %s of shape [%s] has more than 2^34 elements",
+                                             g->name, v->name, b));
+            return VKN_NONE;
+        }
         v->shape[i] = shape[i];
         v->numel *= shape[i];
     }

@@ -142,6 +142,14 @@ vkn_status vkn_graph_compile(vkn_graph *g)
     }
     uint64_t total = assign_offsets(g, order, n);
     free(order);
+    /* the activations are one storage-buffer range: say so, not "a tensor exceeds ..." */
+    uint64_t max_range = vkn_context_info(g->ctx)->max_storage_range;
+    if (total + PLAN_ALIGN > max_range)
+        return vkn_graph_fail(g, vkn_status_set(VKN_ERR_DEVICE_OOM, "graph %s: the activations need %.1f MiB in one block "
+                                                "(%.1f MiB without reuse), more than the device's largest storage buffer "
+                                                "(maxStorageBufferRange %.1f MiB): use a smaller batch or model", g->name,
+                                                (double)total / 1048576.0, (double)naive / 1048576.0,
+                                                (double)max_range / 1048576.0));
 
     vkn_status s = vkn_arena_create(g->ctx, total + PLAN_ALIGN, &g->act_arena);
     int64_t words = (int64_t)(total / 4) + 64;

@@ -454,6 +454,25 @@ static vkn_status parse_metadata(vkn_io_safetensors *f, const cJSON *m)
     return VKN_OK;
 }
 
+/* The offset of a \u0000 escape inside a JSON string of the header, or n when there is none: cJSON
+ * decodes it to a NUL byte, which would cut a tensor name (or metadata text) short without a word,
+ * so "x\u0000junk" would read as tensor "x". */
+static size_t escaped_nul(const char *hdr, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_string) {
+            in_string = hdr[i] == '"';
+        } else if (hdr[i] == '"') {
+            in_string = 0;
+        } else if (hdr[i] == '\\' && i + 1 < n) {
+            if (hdr[i + 1] == 'u' && n - i >= 6 && memcmp(hdr + i + 2, "0000", 4) == 0) return i;
+            i++;   /* the escaped character: an escaped quote does not end the string */
+        }
+    }
+    return n;
+}
+
 /* Validate the header text (n bytes) against a data section of f->data_len bytes. */
 static vkn_status parse_header(vkn_io_safetensors *f, const char *hdr, size_t n)
 {
@@ -461,6 +480,9 @@ static vkn_status parse_header(vkn_io_safetensors *f, const char *hdr, size_t n)
     if (n == 0 || hdr[0] != '{') return fmt_err(f, "the JSON header does not start with '{'");
     if (!io_utf8_valid(hdr, n, &bad))
         return fmt_err(f, "the header is not valid UTF-8 text (byte %zu of %zu)", bad, n);
+    if ((bad = escaped_nul(hdr, n)) < n)
+        return fmt_err(f, "a name or text in the header holds a NUL byte (\\u0000 at byte %zu of %zu: \"%.*s\")", bad, n,
+                       (int)(bad < 24 ? bad : 24), hdr + bad - (bad < 24 ? bad : 24));
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
     if (!root) {

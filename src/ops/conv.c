@@ -41,9 +41,11 @@ int vkn_window2d_out(const vkn_window2d *win, int H, int W, int *Ho, int *Wo)
 {
     win_n w;
     int ho = 0, wo = 0;
-    if (win_norm(win, &w) && H >= 1 && W >= 1 && H + 2 * (int)w.ph >= (int)w.kh && W + 2 * (int)w.pw >= (int)w.kw) {
-        ho = (H + 2 * (int)w.ph - (int)w.kh) / (int)w.sh + 1;
-        wo = (W + 2 * (int)w.pw - (int)w.kw) / (int)w.sw + 1;
+    if (win_norm(win, &w) && H >= 1 && W >= 1) {
+        /* in 64 bits: H + 2 ph passes 2^31 for a padding of 2^30; a size past 2^31-1 does not fit */
+        int64_t eh = (int64_t)H + 2 * (int64_t)w.ph - w.kh, ew = (int64_t)W + 2 * (int64_t)w.pw - w.kw;
+        int64_t h = eh >= 0 ? eh / w.sh + 1 : 0, wd = ew >= 0 ? ew / w.sw + 1 : 0;
+        if (h <= INT32_MAX && wd <= INT32_MAX) ho = (int)h, wo = (int)wd;
     }
     if (Ho) *Ho = ho;
     if (Wo) *Wo = wo;
@@ -215,9 +217,12 @@ static int conv_dims_of(int N, int Cin, int H, int W, int Cout, const vkn_window
     int Ho, Wo;
     if (N < 1 || Cin < 1 || Cout < 1 || !win_norm(win, &d->w) || !vkn_window2d_out(win, H, W, &Ho, &Wo)) return 0;
     d->N = N; d->Cin = Cin; d->H = H; d->W = W; d->Cout = Cout; d->Ho = Ho; d->Wo = Wo;
-    d->K = (int64_t)Cin * d->w.kh * d->w.kw;
-    d->Kp = (d->K + 3) / 4 * 4;
     d->L = (int64_t)N * Ho * Wo;
+    /* K and L <= 2^31 keep every workspace product (K L, Cout L, ...) far inside 64 bits; a tensor
+     * that large is refused anyway */
+    if (__builtin_mul_overflow((int64_t)Cin * d->w.kh, (int64_t)d->w.kw, &d->K) || d->K > (1ll << 31) || d->L > (1ll << 31))
+        return 0;
+    d->Kp = (d->K + 3) / 4 * 4;
     return 1;
 }
 
@@ -376,8 +381,10 @@ static int convt_dims_of(int N, int Cin, int H, int W, int Cout, int Ho, int Wo,
         h != H || w != W)
         return 0;
     d->N = N; d->Cin = Cin; d->H = H; d->W = W; d->Cout = Cout; d->Ho = Ho; d->Wo = Wo;
-    d->Kt = (int64_t)Cout * d->w.kh * d->w.kw;
     d->L = (int64_t)N * H * W;
+    if (__builtin_mul_overflow((int64_t)Cout * d->w.kh, (int64_t)d->w.kw, &d->Kt) || d->Kt > (1ll << 31) ||
+        d->L > (1ll << 31))
+        return 0;   /* as conv_dims_of */
     return 1;
 }
 
@@ -386,8 +393,11 @@ static int convt_default_out_raw(int H, int W, const vkn_window2d *win, int *Ho,
 {
     win_n w;
     if (!win_norm(win, &w) || H < 1 || W < 1) return 0;
-    *Ho = (H - 1) * (int)w.sh - 2 * (int)w.ph + (int)w.kh;
-    *Wo = (W - 1) * (int)w.sw - 2 * (int)w.pw + (int)w.kw;
+    /* 64 bits: (H - 1) sh may pass 2^31; a size outside int is no valid window */
+    int64_t ho = (int64_t)(H - 1) * w.sh - 2 * (int64_t)w.ph + w.kh, wo = (int64_t)(W - 1) * w.sw - 2 * (int64_t)w.pw + w.kw;
+    if (ho > INT32_MAX || wo > INT32_MAX || ho < INT32_MIN || wo < INT32_MIN) return 0;
+    *Ho = (int)ho;
+    *Wo = (int)wo;
     return 1;
 }
 

@@ -31,6 +31,7 @@ struct vkn_cmd {
     uint32_t nviews, cap_views;
     double last_us;
     vkn_cmd_stats stats;
+    int test_skip_barriers;      /* vkn_cmd_test_skip_barriers: hazards left unordered on purpose */
 };
 
 static int list_push(range_list *l, range r)
@@ -171,6 +172,8 @@ static void record_barrier(vkn_cmd *c)
     c->stats.barriers++;
 }
 
+void vkn_cmd_test_skip_barriers(vkn_cmd *c, int skip) { c->test_skip_barriers = skip; }
+
 void vkn_cmd_barrier(vkn_cmd *c)
 {
     if (c->recording) record_barrier(c);
@@ -206,6 +209,31 @@ static vkn_status next_set(vkn_cmd *c, VkDescriptorSet *set)
     }
 }
 
+/* The bindings the shader declares writable (SPIR-V) that the launcher's write mask calls read-only,
+ * except those inside a range this dispatch writes through another binding. The device may write
+ * them whatever the launcher meant (a mode the shader skips by a specialization constant still
+ * declares the write, and the validation layer's synchronization checks count it), so the tracker
+ * treats them as written: a wrong mask costs a barrier, not a race. Most are placeholders bound to
+ * a shared dummy; VKN_CHECK_MASKS=1 lists them (bind such a placeholder to the dispatch's output,
+ * which is written anyway, and the barrier goes). */
+static uint32_t undeclared_writes(vkn_cmd *c, const vkn_dispatch *d, const range *rs, uint32_t writable)
+{
+    uint32_t out = 0, cand = writable & ~d->write_mask & (d->nbind >= 32 ? ~0u : (1u << d->nbind) - 1);
+    for (uint32_t i = 0; cand && i < d->nbind; i++) {
+        if (!((cand >> i) & 1)) continue;
+        int covered = 0;
+        for (uint32_t j = 0; j < d->nbind && !covered; j++)
+            covered = ((d->write_mask >> j) & 1) && rs[j].buf == rs[i].buf && rs[j].lo <= rs[i].lo && rs[i].hi <= rs[j].hi;
+        if (covered) continue;
+        out |= 1u << i;
+        if (c->ctx->check_masks)
+            fprintf(stderr, "vknorm: dispatch '%s': binding %u of %s is writable in the shader but read-only in the "
+                    "launcher's write mask 0x%x: tracked as written\n", d->label ? d->label : d->shader, i, d->shader,
+                    d->write_mask);
+    }
+    return out;
+}
+
 vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
 {
     vkn_context *ctx = c->ctx;
@@ -213,16 +241,21 @@ vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
     if (d->nbind > VKN_DISPATCH_MAX_BIND || d->ntexel > VKN_DISPATCH_MAX_TEXEL || d->push_bytes > VKN_PUSH_BYTES)
         return vkn_status_set(VKN_ERR_ARG, "dispatch %s: %u bindings, %u push bytes", d->shader, d->nbind, d->push_bytes);
     VkPipeline pipe;
-    VKN_TRY(vkn_pipeline_get(ctx, d->shader, d->spec, d->nspec, &pipe));
+    uint32_t writable;
+    VKN_TRY(vkn_pipeline_get(ctx, d->shader, d->spec, d->nspec, &pipe, &writable));
 
-    /* hazards: read-after-write, write-after-write, write-after-read */
-    int hazard = 0;
     range rs[VKN_DISPATCH_MAX_BIND];
     for (uint32_t i = 0; i < d->nbind; i++) {
         const vkn_tensor *t = d->bind[i];
         if (!t || !t->buffer) return vkn_status_set(VKN_ERR_ARG, "dispatch %s: binding %u is not a tensor", d->shader, i);
         rs[i] = (range){(VkBuffer)(uintptr_t)t->buffer, t->offset, t->offset + t->bytes};
-        int w = (d->write_mask >> i) & 1;
+    }
+    uint32_t writes = d->write_mask | undeclared_writes(c, d, rs, writable);
+
+    /* hazards: read-after-write, write-after-write, write-after-read */
+    int hazard = 0;
+    for (uint32_t i = 0; i < d->nbind; i++) {
+        int w = (writes >> i) & 1;
         if (list_overlaps(&c->writes, rs[i]) || (w && list_overlaps(&c->reads, rs[i]))) hazard = 1;
     }
     /* texel views (read-only): R32F, or RGBA32F */
@@ -235,9 +268,9 @@ vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
         ts[i] = (range){(VkBuffer)(uintptr_t)t->buffer, t->offset, t->offset + t->bytes};
         if (list_overlaps(&c->writes, ts[i])) hazard = 1;
     }
-    if (hazard) record_barrier(c);
+    if (hazard && !c->test_skip_barriers) record_barrier(c);
     for (uint32_t i = 0; i < d->nbind; i++)
-        if (!list_push(((d->write_mask >> i) & 1) ? &c->writes : &c->reads, rs[i]))
+        if (!list_push(((writes >> i) & 1) ? &c->writes : &c->reads, rs[i]))
             return vkn_status_set(VKN_ERR_HOST_OOM, "hazard tracker");
     for (uint32_t i = 0; i < nv; i++)
         if (!list_push(&c->reads, ts[i])) return vkn_status_set(VKN_ERR_HOST_OOM, "hazard tracker");
@@ -296,7 +329,9 @@ vkn_status vkn_cmd_dispatch(vkn_cmd *c, const vkn_dispatch *d)
     uint32_t idx = c->stats.dispatches;
     int timed = c->queries && idx < PROFILE_MAX;
     if (timed) vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->queries, 2 * idx);
+    ctx->dispatch_label = d->label ? d->label : d->shader;
     vkCmdDispatch(c->cb, d->groups[0] ? d->groups[0] : 1, d->groups[1] ? d->groups[1] : 1, d->groups[2] ? d->groups[2] : 1);
+    ctx->dispatch_label = NULL;
     if (timed) vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, 2 * idx + 1);
     c->stats.dispatches++;
 

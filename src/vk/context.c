@@ -40,9 +40,12 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(
     vkn_context *ctx = user;
     if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
         ctx->validation_count++;
-        fprintf(stderr, "vknorm: validation %s: %s\n",
+        if (data->pMessageIdName && strncmp(data->pMessageIdName, "SYNC-", 5) == 0) ctx->sync_hazard_count++;
+        /* a message raised while a dispatch is recorded names it: the layer knows only handles */
+        fprintf(stderr, "vknorm: validation %s%s%s%s: %s\n",
                 severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
-                data->pMessage ? data->pMessage : "(no message)");
+                ctx->dispatch_label ? " (recording dispatch '" : "", ctx->dispatch_label ? ctx->dispatch_label : "",
+                ctx->dispatch_label ? "')" : "", data->pMessage ? data->pMessage : "(no message)");
     }
     (void)type;
     return VK_FALSE;
@@ -81,6 +84,35 @@ static int has_layer(const char *name)
     for (uint32_t i = 0; i < n; i++) found |= strcmp(p[i].layerName, name) == 0;
     free(p);
     return found;
+}
+
+static int layer_has_ext(const char *layer, const char *name)
+{
+    uint32_t n = 0;
+    vkEnumerateInstanceExtensionProperties(layer, &n, NULL);
+    VkExtensionProperties *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) return 0;
+    vkEnumerateInstanceExtensionProperties(layer, &n, p);
+    int found = 0;
+    for (uint32_t i = 0; i < n; i++) found |= strcmp(p[i].extensionName, name) == 0;
+    free(p);
+    return found;
+}
+
+/* VKN_VALIDATE: a comma-separated list; "sync" turns on the layer with synchronization validation,
+ * any other word but "0" the layer alone. A list lets the test environment append its "1" to a
+ * value given outside (VKN_VALIDATE=sync meson test gives "sync,1"). 0: off, 1: on, 2: with sync. */
+static int env_validate(void)
+{
+    const char *v = getenv("VKN_VALIDATE");
+    int level = 0;
+    while (v && *v) {
+        size_t n = strcspn(v, ",");
+        if (n == 4 && strncmp(v, "sync", 4) == 0) level = 2;
+        else if (n && !(n == 1 && v[0] == '0') && level < 1) level = 1;
+        v += n + (v[n] == ',');
+    }
+    return level;
 }
 
 static int has_device_ext(VkPhysicalDevice pd, const char *name)
@@ -173,21 +205,30 @@ static vkn_status create_instance(vkn_context *ctx, int validate)
         .pEngineName = "vknorm", .apiVersion = VK_API_VERSION_1_2,
     };
     const char *layers[1] = {"VK_LAYER_KHRONOS_validation"};
-    const char *exts[1] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    const char *exts[2] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
     if (validate && !has_layer(layers[0]))
         return vkn_status_set(VKN_ERR_UNSUPPORTED, "VKN_VALIDATE=1 but VK_LAYER_KHRONOS_validation is not installed "
                               "(apt-get install vulkan-validationlayers, or scripts/install-deps)");
+    int sync = validate >= 2;
+    if (sync && !layer_has_ext(layers[0], exts[1]))
+        return vkn_status_set(VKN_ERR_UNSUPPORTED, "VKN_VALIDATE=sync but the validation layer lacks %s "
+                              "(update vulkan-validationlayers)", exts[1]);
+    /* synchronization validation: the layer reports every read/write hazard between dispatches that no
+     * barrier orders, so a launcher's wrong write mask (the tracker places barriers from it) shows */
+    VkValidationFeatureEnableEXT enables[1] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+    VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                                        .enabledValidationFeatureCount = 1, .pEnabledValidationFeatures = enables};
     VkDebugUtilsMessengerCreateInfoEXT dbg = {
         .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
         .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
         .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                        VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-        .pfnUserCallback = on_debug_message, .pUserData = ctx,
+        .pfnUserCallback = on_debug_message, .pUserData = ctx, .pNext = sync ? &features : NULL,
     };
     VkInstanceCreateInfo ici = {
         .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app,
         .enabledLayerCount = validate ? 1 : 0, .ppEnabledLayerNames = layers,
-        .enabledExtensionCount = validate ? 1 : 0, .ppEnabledExtensionNames = exts,
+        .enabledExtensionCount = validate ? 1u + (uint32_t)sync : 0, .ppEnabledExtensionNames = exts,
         .pNext = validate ? &dbg : NULL,
     };
     VkResult r = vkCreateInstance(&ici, NULL, &ctx->instance);
@@ -200,19 +241,23 @@ static vkn_status create_instance(vkn_context *ctx, int validate)
     if (validate) {
         ctx->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
             ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
+        dbg.pNext = NULL;
         VKN_VK(vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, NULL, &ctx->messenger), "vkCreateDebugUtilsMessengerEXT");
     }
+    ctx->validation_level = validate;
     return VKN_OK;
 }
 
 static void fill_info(vkn_context *ctx, int push_desc_ext, vkn_path forced)
 {
     vkn_device_info *in = &ctx->info;
-    VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &m3};
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, .pNext = &sg};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
     vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
     ctx->props = p2.properties;
+    ctx->max_allocation = m3.maxMemoryAllocationSize;
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->memprops);
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
@@ -353,7 +398,7 @@ vkn_status vkn_context_create(const vkn_context_opts *opts, vkn_context **out)
     vkn_context_opts o = {.device = NULL, .validate = -1, .quiet = -1, .path = VKN_PATH_AUTO};
     if (opts) o = *opts;
     const char *want = o.device ? o.device : getenv("VKN_DEVICE");
-    int validate = o.validate >= 0 ? o.validate : vkn_env_flag("VKN_VALIDATE");
+    int validate = o.validate >= 0 ? o.validate : env_validate();
 
     if (volkInitialize() != VK_SUCCESS)
         return vkn_status_set(VKN_ERR_NO_LOADER, "libvulkan.so.1 could not be loaded: install libvulkan1 "
@@ -362,6 +407,7 @@ vkn_status vkn_context_create(const vkn_context_opts *opts, vkn_context **out)
     if (!ctx) return vkn_status_set(VKN_ERR_HOST_OOM, "vkn_context_create: out of host memory");
     ctx->quiet = o.quiet >= 0 ? o.quiet : vkn_env_flag("VKN_QUIET");
     ctx->profile = vkn_env_flag("VKN_PROFILE");
+    ctx->check_masks = vkn_env_flag("VKN_CHECK_MASKS");
     vkn_status s = create_instance(ctx, validate);
     if (s == VKN_OK) s = choose_device(ctx->instance, want, &ctx->phys);
     if (s == VKN_OK) {

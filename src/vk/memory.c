@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define ARENA_MAX_CHUNKS 64
+#define VKN_TENSOR_MAX_NUMEL (1ll << 34)
 
 typedef struct arena_chunk {
     VkBuffer buf;
@@ -123,6 +124,15 @@ uint64_t vkn_arena_reserved(const vkn_arena *a)
 
 static size_t dtype_size(vkn_dtype d) { (void)d; return 4; }
 
+static const char *vkn_shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? "x%lld" : "%lld", (long long)shape[i]);
+    return buf;
+}
+
 vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64_t *shape, vkn_tensor *out)
 {
     memset(out, 0, sizeof *out);
@@ -134,8 +144,13 @@ vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1 || shape[i] > (1ll << 31))
             return vkn_status_set(VKN_ERR_SHAPE, "tensor: dimension %d is %lld (must be 1..2^31)", i, (long long)shape[i]);
+        /* n <= 2^34 and shape[i] <= 2^31: test before the product, which could pass 2^63 */
+        if (shape[i] > VKN_TENSOR_MAX_NUMEL / n) {
+            char b[160];
+            return vkn_status_set(VKN_ERR_SHAPE, "tensor: shape %s has more than 2^34 elements",
+                                  vkn_shape_str(ndim, shape, b, sizeof b));
+        }
         n *= shape[i];
-        if (n > (1ll << 34)) return vkn_status_set(VKN_ERR_SHAPE, "tensor: %lld+ elements is too large", (long long)n);
         out->shape[i] = shape[i];
     }
     out->dtype = dtype;
@@ -147,6 +162,13 @@ vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64
     if (need > a->ctx->props.limits.maxStorageBufferRange)
         return vkn_status_set(VKN_ERR_SHAPE, "tensor of %.1f MiB exceeds the device's maxStorageBufferRange (%.1f MiB)",
                               (double)need / 1048576.0, (double)a->ctx->props.limits.maxStorageBufferRange / 1048576.0);
+    /* what the device can hold at all: a named error here, not minutes of allocating (lavapipe's heap is
+     * system memory) before an out-of-memory */
+    VkDeviceSize heap = a->ctx->memprops.memoryHeaps[a->ctx->memprops.memoryTypes[a->mem_type].heapIndex].size;
+    if (need > heap || (a->ctx->max_allocation && need > a->ctx->max_allocation))
+        return vkn_status_set(VKN_ERR_DEVICE_OOM, "tensor of %.1f MiB is larger than the device can allocate "
+                              "(memory heap %.1f MiB, largest allocation %.1f MiB)", (double)need / 1048576.0,
+                              (double)heap / 1048576.0, (double)a->ctx->max_allocation / 1048576.0);
     arena_chunk *c = NULL;
     for (int i = 0; i < a->nchunks; i++)
         if (a->chunks[i].size - a->chunks[i].used >= need) { c = &a->chunks[i]; break; }
@@ -155,6 +177,10 @@ vkn_status vkn_tensor_alloc(vkn_arena *a, vkn_dtype dtype, int ndim, const int64
             return vkn_status_set(VKN_ERR_DEVICE_OOM, "arena: %d chunks in use; cannot grow further", ARENA_MAX_CHUNKS);
         c = &a->chunks[a->nchunks];
         VkDeviceSize size = need > a->chunk_bytes ? need : a->chunk_bytes;
+        if (vkn_arena_reserved(a) + size > heap)
+            return vkn_status_set(VKN_ERR_DEVICE_OOM, "arena: %.1f MiB more would make %.1f MiB, over the device's "
+                                  "%.1f MiB memory heap (use a smaller batch or model)", (double)size / 1048576.0,
+                                  (double)(vkn_arena_reserved(a) + size) / 1048576.0, (double)heap / 1048576.0);
         VKN_TRY(create_buffer(a->ctx, size, a->mem_type, a->mapped, &c->buf, &c->mem, &c->map));
         c->size = size;
         c->used = 0;
@@ -181,12 +207,15 @@ vkn_status vkn_tensor_alloc_nd(vkn_arena *a, vkn_dtype dtype, vkn_tensor *out, i
 
 vkn_status vkn_tensor_reshape(const vkn_tensor *t, int ndim, const int64_t *shape, vkn_tensor *out)
 {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    char b[64];
-    if (ndim < 1 || ndim > VKN_MAX_DIMS || n != t->numel)
-        return vkn_status_set(VKN_ERR_SHAPE, "reshape: %s (%lld elements) to a %d-D shape of %lld elements",
-                              vkn_tensor_shape_str(t, b, sizeof b), (long long)t->numel, ndim, (long long)n);
+    char b[64], c[160];
+    if (ndim < 1 || ndim > VKN_MAX_DIMS)
+        return vkn_status_set(VKN_ERR_SHAPE, "reshape: %s to %d dimensions (1 to %d allowed)",
+                              vkn_tensor_shape_str(t, b, sizeof b), ndim, VKN_MAX_DIMS);
+    int64_t n = 1;   /* the product, checked: it stops where it would pass numel (or 2^63) */
+    for (int i = 0; i < ndim && n > 0; i++) n = shape[i] >= 1 && shape[i] <= t->numel / n ? n * shape[i] : -1;
+    if (n != t->numel)
+        return vkn_status_set(VKN_ERR_SHAPE, "reshape: %s (%lld elements) to shape %s, which holds another number",
+                              vkn_tensor_shape_str(t, b, sizeof b), (long long)t->numel, vkn_shape_str(ndim, shape, c, sizeof c));
     vkn_tensor r = *t;
     r.ndim = ndim;
     for (int i = 0; i < VKN_MAX_DIMS; i++) r.shape[i] = i < ndim ? shape[i] : 0;

@@ -10,13 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 
 static const char *bench, *schema_path;
+static char err_path[64];   /* vkn-bench's stderr: per process (other checkouts may run this test at once) */
 
 static char *run(const char *args, int *rc)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "VKN_QUIET=1 %s %s 2>/tmp/vkn-bench-test.err", bench, args);
+    snprintf(cmd, sizeof cmd, "VKN_QUIET=1 %s %s 2>%s", bench, args, err_path);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t cap = 1 << 16, n = 0;
@@ -153,21 +155,58 @@ static void test_errors(void **state)
     int rc;
     char *out = run("--device 99 --quick", &rc);
     assert_int_equal(rc, 1);
-    char *err = slurp("/tmp/vkn-bench-test.err");
+    char *err = slurp(err_path);
     assert_non_null(strstr(err, "matches no device"));
     free(err); free(out);
+    /* the files of --compare and --roofline are checked before the benchmark runs: exit 2, no report */
     out = run("--quick --suite probe --compare /nonexistent/base.json", &rc);
-    assert_int_equal(rc, 1);
-    err = slurp("/tmp/vkn-bench-test.err");
-    assert_non_null(strstr(err, "cannot open baseline"));
+    assert_int_equal(rc, 2);
+    assert_string_equal(out, "");
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "cannot open baseline '/nonexistent/base.json'"));
     free(err); free(out);
     FILE *f = fopen("/tmp/vkn-bench-test-bad.json", "w");
     fputs("{\"schema\": \"something-else\"}", f);
     fclose(f);
     out = run("--quick --suite probe --compare /tmp/vkn-bench-test-bad.json", &rc);
-    assert_int_equal(rc, 1);
-    err = slurp("/tmp/vkn-bench-test.err");
+    assert_int_equal(rc, 2);
+    assert_string_equal(out, "");
+    err = slurp(err_path);
     assert_non_null(strstr(err, "not a vkn-bench JSON report"));
+    free(err); free(out);
+    out = run("--quick --suite probe --compare /tmp", &rc);
+    assert_int_equal(rc, 2);
+    free(out);
+    out = run("--quick --suite probe --roofline /nonexistent/roof.svg", &rc);
+    assert_int_equal(rc, 2);
+    assert_string_equal(out, "");
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "--roofline /nonexistent/roof.svg: the folder /nonexistent does not exist"));
+    free(err); free(out);
+    out = run("--quick --suite probe --roofline /tmp", &rc);
+    assert_int_equal(rc, 2);
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "--roofline /tmp: not a regular file"));
+    free(err); free(out);
+    /* --min-time: a number of seconds in [0, 600]; nan compares false both ways and was once taken */
+    static const char *const bad_times[] = {"nan", "NAN", "inf", "-inf", "-1", "600.5", "1e999", "", "0.5s", "0x"};
+    for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--quick --suite probe --min-time '%s'", bad_times[i]);
+        out = run(args, &rc);
+        if (rc != 2) fail_msg("--min-time '%s': exit %d, expected 2", bad_times[i], rc);
+        assert_string_equal(out, "");
+        err = slurp(err_path);
+        char want[128];
+        snprintf(want, sizeof want, "--min-time '%s' is not a number of seconds in [0, 600]", bad_times[i]);
+        if (!strstr(err, want)) fail_msg("--min-time '%s': stderr lacks \"%s\": %s", bad_times[i], want, err);
+        free(err); free(out);
+    }
+    /* vkn-bench has no --size (the windowed apps do): an unknown option, not a huge allocation */
+    out = run("--size 99999999999x9999999999", &rc);
+    assert_int_equal(rc, 2);
+    err = slurp(err_path);
+    assert_non_null(strstr(err, "unknown option or missing value: '--size'"));
     free(err); free(out);
     out = run("--output xml", &rc);
     assert_int_equal(rc, 2);
@@ -177,7 +216,7 @@ static void test_errors(void **state)
     free(out);
     out = run("--suite norm --filter bn,nope", &rc);   /* refused before any device work */
     assert_int_equal(rc, 2);
-    err = slurp("/tmp/vkn-bench-test.err");
+    err = slurp(err_path);
     assert_non_null(strstr(err, "'nope' names no method"));
     free(err); free(out);
 }
@@ -206,9 +245,12 @@ int main(int argc, char **argv)
     if (argc < 3) { fprintf(stderr, "usage: test_bench VKN_BENCH SCHEMA\n"); return 2; }
     bench = argv[1];
     schema_path = argv[2];
+    snprintf(err_path, sizeof err_path, "/tmp/vkn-bench-test-%d.err", (int)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_schema), cmocka_unit_test(test_csv_columns),
         cmocka_unit_test(test_compare), cmocka_unit_test(test_errors), cmocka_unit_test(test_filter),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    unlink(err_path);
+    return rc;
 }

@@ -55,6 +55,11 @@ static void test_bad_options(void **state)
     expect_bad("--steps -3", "--steps");
     expect_bad("--batch", "needs a value");
     expect_bad("--eval-samples 150", "multiple of 100");
+    /* overflowing values: refused with the range, not wrapped (sscanf's %d) */
+    expect_bad("--size 99999999999x9999999999", "W in 640..8192, H in 480..8192");
+    expect_bad("--size 4294968736x900", "W in 640..8192");
+    expect_bad("--interpolate 4294967297,2", "two different classes A,B in 0..9");
+    expect_bad("--steps 100000001", "0..100000000");
     char log[256];
     snprintf(log, sizeof log, "%s/help.log", ct_tmp());
     assert_int_equal(ct_sh(log, "'%s' --help", app), 0);

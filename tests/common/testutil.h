@@ -33,6 +33,8 @@ static int tu_setup(void **state)
     return 0;
 }
 
+static int tu_validation_failed;   /* cmocka counts a failed group teardown in no test: TU_RUN adds it */
+
 static int tu_teardown(void **state)
 {
     (void)state;
@@ -42,13 +44,20 @@ static int tu_teardown(void **state)
     vkn_context_destroy(tu_ctx);
     if (msgs) {
         fprintf(stderr, "FAIL: %u Vulkan validation message(s)\n", msgs);
+        tu_validation_failed = 1;
         return -1;
     }
     return 0;
 }
 
-/* Run a cmocka group with the shared context; a validation message turns success into failure. */
-#define TU_RUN(tests) _cmocka_run_group_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), tu_setup, tu_teardown)
+/* Run a cmocka group with the shared context; a validation message turns success into failure (the
+ * exit status: cmocka's own result ignores a failed group teardown). */
+static inline int tu_run_group(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+    int failed = _cmocka_run_group_tests(name, tests, n, tu_setup, tu_teardown);
+    return failed ? failed : tu_validation_failed;
+}
+#define TU_RUN(tests) tu_run_group(#tests, tests, sizeof(tests) / sizeof((tests)[0]))
 
 static uint64_t tu_rng = 0x9E3779B97F4A7C15ull;
 static inline void tu_seed(uint64_t s) { tu_rng = s * 0x9E3779B97F4A7C15ull + 1; }

@@ -183,9 +183,15 @@ static void test_options(void **state)
     assert_string_equal(o.set[0].label, "source-dsbn@batch");
     assert_true(o.headless);
     assert_int_equal(o.steps, 10);
+    assert_int_equal(parse("--size 8192x480", &o), 0);
+    assert_int_equal(o.width, 8192);
+    assert_int_equal(o.height, 480);
     assert_int_equal(parse("--help", &o), 1);
     const char *bad[] = {"--norm xx", "--task svhn", "--steps 0", "--lr -1", "--batch", "--compare bn", "--compare bn,bn",
-                         "--target-ctx other", "--bogus", "--size 10x10", "--headless=1", "--eval-every abc"};
+                         "--target-ctx other", "--bogus", "--size 10x10", "--headless=1", "--eval-every abc",
+                         /* overflowing values: refused, not wrapped (sscanf's %d) or clamped (strtoll) */
+                         "--size 99999999999x9999999999", "--size 4294968576x800", "--size 1280x", "--size x800",
+                         "--size 9000x800", "--seed 99999999999999999999", "--steps 100000001"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (parse(bad[i], &o) != 2) fail_msg("'%s' was accepted", bad[i]);
 }

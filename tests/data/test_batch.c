@@ -181,6 +181,28 @@ static void test_pair(void **s)
     vkn_data_free(&tgt);
 }
 
+/* batch sizes: bounded (pos + batch, n + batch in int32), and the batch's values in 64 bits */
+static void test_batch_bounds(void **s)
+{
+    (void)s;
+    vkn_dataset ds;
+    assert_int_equal(vkn_data_alloc(&ds, "one", 1, 1, 128, 128, 2), VKN_OK);
+    vkn_data_loader *ld;
+    vkn_loader_opts o = { .batch = (1 << 20) + 1, .mode = VKN_BATCH_SEQUENTIAL };
+    assert_int_equal(vkn_data_loader_create(&ld, &ds, &o), VKN_ERR_ARG);
+    detail_has("batch 1048577 must be in 1..2^20", NULL);
+    o.batch = 0x7fffffff;
+    assert_int_equal(vkn_data_loader_create(&ld, &ds, &o), VKN_ERR_ARG);
+    o.batch = 1 << 20;   /* 2^20 x 3 x 128 x 128 = 3 x 2^34 values */
+    o.channels = 3;
+    assert_int_equal(vkn_data_loader_create(&ld, &ds, &o), VKN_ERR_ARG);
+    detail_has("a batch of 1048576 images of 3x128x128 is 51539607552 values, over 2^34", NULL);
+    o.channels = 1;      /* 2^34 exactly: allowed (the loader only keeps the indices) */
+    assert_int_equal(vkn_data_loader_create(&ld, &ds, &o), VKN_OK);
+    vkn_data_loader_destroy(ld);
+    vkn_data_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_balanced),
         cmocka_unit_test(test_sequential_tail_and_ctx),
         cmocka_unit_test(test_pair),
+        cmocka_unit_test(test_batch_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

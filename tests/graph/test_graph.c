@@ -107,6 +107,14 @@ static void test_errors(void **state)
     vkn_val m = vkn_graph_reduce(g, VKN_REDUCE_MEAN, x, 3);
     assert_int_equal(vkn_graph_backward(g, m), VKN_ERR_ARG);   /* depends on no parameter */
     vkn_graph_destroy(g);
+    /* a value whose element count passes 2^34 (the product of 2^17 x 2^17 x 2^31 once wrapped to 0
+     * in 64 bits): refused, naming the value and its shape */
+    assert_int_equal(vkn_graph_create(p, "huge", &g), VKN_OK);
+    int64_t h[3] = {1ll << 17, 1ll << 17, 1ll << 31};
+    assert_int_equal(vkn_graph_input(g, "big", VKN_F32, 3, h), VKN_NONE);
+    assert_int_equal(vkn_graph_status(g), VKN_ERR_SHAPE);
+    assert_non_null(strstr(vkn_status_detail(), "value big of shape [131072, 131072, 2147483648] has more than 2^34"));
+    vkn_graph_destroy(g);
     vkn_params_destroy(p);
 }
 

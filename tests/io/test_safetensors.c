@@ -405,6 +405,10 @@ static void test_malformed(void **st)
         free(p);
     }
 
+    /* a NUL byte escaped into a name or a metadata text: refused, not cut short to "a" */
+    bad_header("{" T("a\\u0000b", "F32", "[2]", "[0,8]") "}", 8, "holds a NUL byte", "\\u0000 at byte 3");
+    bad_header("{\"__metadata__\":{\"k\":\"v\\u0000w\"}}", 0, "holds a NUL byte", NULL);
+
     /* entries */
     bad_header("{" T("a", "F33", "[2]", "[0,8]") "}", 8, "tensor 'a'", "unknown dtype \"F33\"");
     bad_header("{\"a\":{\"dtype\":5,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "'a'", "dtype is not a string");
@@ -448,9 +452,10 @@ static void test_malformed(void **st)
         "{\"__metadata__\":null}        ",
         "{" T("b", "F32", "[1]", "[4,8]") ",\n " T("a", "U8", "[2,2]", "[0,4]") "}\n\t ",
         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"extra\":true}}",
+        "{" T("a\\\\u0000\\\"", "F32", "[2]", "[0,8]") "}",   /* a backslash, then text "u0000", then a quote */
     };
-    const size_t ok_data[] = { 0, 0, 8, 8 };
-    for (int i = 0; i < 4; i++) {
+    const size_t ok_data[] = { 0, 0, 8, 8, 8 };
+    for (int i = 0; i < 5; i++) {
         p = make_file(ok[i], ok_data[i], -1, &len);
         if (vkn_io_safetensors_parse(p, len, "ok", &f) != VKN_OK) fail_msg("refused %s: %s", ok[i], vkn_status_detail());
         vkn_io_safetensors_close(f);

@@ -648,6 +648,20 @@ static void t_errors(void **state)
     expect_fail(2, "axis 5", NULL, "sum --in e.st --out o.st --axes 5");
     expect_fail(2, "--kernel", NULL, "maxpool2d --in e.st --out o.st");
     expect_fail(2, "groups", NULL, "norm --kind gn --groups 2 --in e.st --out o.st");   /* 2 does not divide C = 3 */
+    /* integer options: refused outside their range with the option, the range and the value; never
+     * clamped (--contexts 2^40 became 2^30 without a word) nor wrapped */
+    expect_fail(2, "--contexts needs an integer in 1 .. 2^31-1", "got '1099511627776'",
+                "norm --kind cn --contexts 1099511627776 --in e.st --out o.st");
+    expect_fail(2, "--groups needs an integer in 1 .. 2^31-1", "got '99999999999999999999'",
+                "norm --kind gn --groups 99999999999999999999 --in e.st --out o.st");
+    expect_fail(2, "--components needs an integer in 1 .. 2^31-1", "got '0'",
+                "norm --kind mn --components 0 --in e.st --out o.st");
+    expect_fail(2, "--hidden-std needs an integer in 0 .. 2^31-1", "got '-1'",
+                "norm --kind afn --hidden-std -1 --in e.st --out o.st");
+    expect_fail(2, "--seed needs an integer in 0 .. 2^63-1", "got '-5'", "norm --kind bn --seed -5 --in e.st --out o.st");
+    expect_fail(2, "--classes needs an integer in 1 .. 2^24", "got '16777217'", "one_hot --classes 16777217 --in e.st --out o.st");
+    expect_fail(2, "--stride needs at most 8 integers in -2^30 .. 2^30", "4294967297",
+                "maxpool2d --kernel 2 --stride 4294967297 --in e.st --out o.st");
 
     /* runtime errors: exit 1, the previous output untouched */
     run_ok("relu --in e.st --out keep.st");
@@ -691,6 +705,20 @@ static void t_errors(void **state)
     uint8_t junk[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'n', 'o', 'p', 'e'};
     write_bytes(path_of("junk.st"), junk, sizeof junk);
     expect_fail(1, "junk.st", NULL, "relu --in junk.st --out o.st");
+    /* a tensor name with a NUL byte: "xAAAAAA" becomes "x\u0000" in the header (same length); it must
+     * not read as tensor "x" */
+    {
+        tin nul[] = {{"xAAAAAA", VKN_IO_F32, 2, {2, 3}, x}};
+        write_in("nul.st", nul, 1);
+        size_t nl;
+        uint8_t *raw = read_bytes(path_of("nul.st"), &nl);
+        char *at = strstr((char *)raw + 8, "AAAAAA");
+        assert_non_null(at);
+        memcpy(at, "\\u0000", 6);
+        write_bytes(path_of("nul.st"), raw, nl);
+        free(raw);
+        expect_fail(1, "nul.st", "holds a NUL byte", "relu --in nul.st --out o.st");
+    }
     memcpy(good + 8, "[\"x", 3);   /* header JSON no longer an object */
     write_bytes(path_of("json.st"), good, len);
     expect_fail(1, "json.st", NULL, "relu --in json.st --out o.st");

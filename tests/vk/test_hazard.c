@@ -146,11 +146,33 @@ static void test_errors(void **state)
     vkn_cmd_destroy(c);
 }
 
+/* Tensor sizes: products checked before they are formed (2^17 x 2^17 x 2^31 is 2^65, which wrapped
+ * to 2 elements), the device's storage range named, and reshape's product checked the same way
+ * ((2^62 + 1) x 4 wrapped to the 4 elements of the tensor). */
+static void test_sizes(void **state)
+{
+    (void)state;
+    vkn_tensor t;
+    int64_t wrap[3] = {1ll << 17, 1ll << 17, 1ll << 31};
+    assert_int_equal(vkn_tensor_alloc(tu_arena, VKN_F32, 3, wrap, &t), VKN_ERR_SHAPE);
+    assert_non_null(strstr(vkn_status_detail(), "shape 131072x131072x2147483648 has more than 2^34 elements"));
+    int64_t big[2] = {1ll << 31, 4};   /* 32 GiB: no device's storage-buffer range */
+    assert_int_equal(vkn_tensor_alloc(tu_arena, VKN_F32, 2, big, &t), VKN_ERR_SHAPE);
+    assert_non_null(strstr(vkn_status_detail(), "maxStorageBufferRange"));
+    int64_t four[1] = {4}, bad[2] = {(1ll << 62) + 1, 4}, ok[2] = {2, 2};
+    vkn_tensor a = tu_tensor(1, four, NULL), r;
+    assert_int_equal(vkn_tensor_reshape(&a, 2, bad, &r), VKN_ERR_SHAPE);
+    assert_non_null(strstr(vkn_status_detail(), "to shape 4611686018427387905x4"));
+    assert_int_equal(vkn_tensor_reshape(&a, 2, ok, &r), VKN_OK);
+    assert_int_equal(r.numel, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain),  cmocka_unit_test(test_independent), cmocka_unit_test(test_write_after_read),
         cmocka_unit_test(test_replay), cmocka_unit_test(test_arena),       cmocka_unit_test(test_submit_after),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_sizes),
     };
     return TU_RUN(tests);
 }
