@@ -95,10 +95,14 @@ vkn_rect vkn_ui_panel(vkn_ui *ui, vkn_rect r, const char *title, const char *not
     if (title && *title) {
         vkn_rect head = vkn_rect_cut_top(&in, HEADER - PAD, 6);
         float cy = head.y + head.h * 0.5f + 1.f;
-        vkn_canvas_text(c, ui->bold, ui->title_px, (float)head.x + 2, cy, VKN_ALIGN_MIDDLE, VKN_COL_TEXT, title);
-        if (note && *note)
+        /* a narrow panel: the title is clipped to it and a note that would collide with it is left out */
+        vkn_rect keep = c->clip;
+        vkn_canvas_set_clip(c, vkn_rect_inset(r, 2));
+        float tw = vkn_canvas_text(c, ui->bold, ui->title_px, (float)head.x + 2, cy, VKN_ALIGN_MIDDLE, VKN_COL_TEXT, title);
+        if (note && *note && tw + vkn_font_width(ui->sans, ui->small_px, note) + 16 <= head.w)
             vkn_canvas_text(c, ui->sans, ui->small_px, (float)(head.x + head.w - 2), cy,
                             VKN_ALIGN_RIGHT | VKN_ALIGN_MIDDLE, VKN_COL_DIM, note);
+        c->clip = keep;
     }
     return in;
 }
@@ -191,7 +195,22 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
         vkn_canvas_hline(c, in.x, in.x + in.w - 1, (int)y, VKN_COL_BORDER);
         y += 3;
     }
-    for (int i = 0; i < t->rows && y + lh <= in.y + in.h + 1; i++) {
+    /* rows that fit; when some do not, the last line says which are shown and the wheel scrolls */
+    int fit = (int)((in.y + in.h + 1 - y) / lh), first = 0;
+    if (fit < 1) fit = 1;
+    if (t->rows > fit) {
+        fit = fit > 1 ? fit - 1 : 1;
+        first = t->scroll ? *t->scroll : 0;
+        if (t->scroll && ui->in.wheel && vkn_rect_contains(r, ui->in.mouse_x, ui->in.mouse_y)) first -= ui->in.wheel;
+        if (first > t->rows - fit) first = t->rows - fit;
+        if (first < 0) first = 0;
+        char note[96];
+        snprintf(note, sizeof note, "rows %d-%d of %d%s", first + 1, first + fit, t->rows, t->scroll ? " \xc2\xb7 wheel / PgUp PgDn" : "");
+        vkn_canvas_text(c, ui->sans, ui->small_px, (float)(in.x + in.w), y + fit * lh + lh * 0.5f,
+                        VKN_ALIGN_RIGHT | VKN_ALIGN_MIDDLE, VKN_COL_ACCENT, note);
+    }
+    if (t->scroll) *t->scroll = first;
+    for (int i = first; i < t->rows && i < first + fit; i++) {
         if (i & 1) vkn_canvas_fill_rect(c, (vkn_rect){in.x, (int)y, in.w, (int)lh}, 0xffffff08u);
         float cy = y + lh * 0.5f;
         x = in.x;
