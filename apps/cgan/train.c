@@ -5,8 +5,9 @@
  * only in the generator's normalization. Every N steps: an atomic checkpoint (only after a finite
  * step, so a divergence keeps the last good one), a PNG grid, the built-in metrics. Metric rows and
  * messages go to the UI (or the headless progress line) through queues; in window mode a snapshot
- * (sample grids, interpolation, metrics, the generator's normalization statistics) is posted about
- * twice a second. The thread owns every Vulkan object. */
+ * (sample grids, interpolation, metrics, the generator's normalization statistics) is posted twice a
+ * second, or less often when a post would cost more than ~5% of the training time (train_loop). The
+ * thread owns every Vulkan object. */
 #include "cgan_app.h"
 
 #include <errno.h>

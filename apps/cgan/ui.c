@@ -29,8 +29,8 @@ struct cg_ui {
     vkn_history hist[CG_MAXRUNS];
     int64_t last_hist_step;
     vkn_chart loss, dprob, acc, fd;
-    char grid_note[200];
-    int scroll[2];                /* first rows of the two G-norm tables (PgUp / PgDn, wheel) */          /* the samples panel's label as last drawn (tests read it) */
+    char grid_note[200];          /* the samples panel's label as last drawn (tests read it) */
+    int scroll[2];                /* first rows of the two G-norm tables (PgUp / PgDn, wheel) */
     char toast[300];
     double toast_until;
 };
@@ -302,7 +302,7 @@ static void samples_view(cg_ui *u, vkn_rect in, const cg_snap *s, int run, const
         vkn_ui_scrubber(ui, scrub, &u->hist[run]);
     }
     const char *const *cols = cmp ? row_labels : u->names, *const *rows = cmp ? u->names : row_labels;
-    if (live_grid(u, s)) { /* the snapshot's own grid: as fresh as the worker's last post (<= 0.5 s) */
+    if (live_grid(u, s)) { /* the snapshot's own grid: as fresh as the worker's last post */
         static float tr[CG_CLASSES * CMP_COLS * CG_PIX];
         if (cmp) transpose_grid(rs->grid, tr);
         vkn_grid g = {cmp ? tr : rs->grid, SHOW_ROWS * CG_CLASSES, 1, CG_IMG, CG_IMG, SHOW_ROWS, CG_CLASSES, NULL, NULL, cols, rows, -1, true};
