@@ -364,7 +364,7 @@ static void norm_panel(cg_ui *u, vkn_rect r, const cg_snap *s)
                 heads[nr] = hb[nr];
                 memcpy(vals + nr * 4, s->run[run].slot_stat[l][j], sizeof(float) * 4);
             }
-    vkn_rect left = vkn_rect_cut_left(&r, r.w * 35 / 100, 10);
+    vkn_rect left = vkn_rect_cut_left(&r, r.w * (u->o->nruns > 1 ? 45 : 35) / 100, 10);
     vkn_table t = {"G norm: parameters, buffers", nr, 4, cols4, heads, vals, "%.2f", NULL, &u->scroll[0]};
     if (nr) vkn_ui_table(ui, left, &t);
     else {
@@ -431,7 +431,7 @@ static void class_bars(cg_ui *u, vkn_rect r, const cg_snap *s, bool share)
 {
     static float v[CG_MAXRUNS][CG_CLASSES];
     vkn_bars b = {0};
-    b.title = share ? "Predicted classes (%)" : "Conditional accuracy per class (%)";
+    b.title = share ? "Predicted classes (%)" : "Accuracy per class (%)";
     b.n = CG_CLASSES;
     b.labels = cg_class_abbrev(u->o->data);
     b.value_fmt = "%.0f";

@@ -153,28 +153,35 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
     if (t->rows <= 0 || t->cols <= 0) return;
     const char *fmt = t->fmt ? t->fmt : "%.3f";
     float px = ui->small_px + 0.5f;
-    float lh = roundf(vkn_font_line_height(ui->mono, px) * 1.15f);
-    /* column widths: the widest of the header and the formatted values */
-    int head_w = 0;
-    if (t->row_headers)
-        for (int i = 0; i < t->rows; i++) {
-            int w = (int)ceilf(vkn_font_width(ui->sans, px, t->row_headers[i] ? t->row_headers[i] : ""));
-            if (w > head_w) head_w = w;
-        }
-    int colw[64], total = head_w, ncols = t->cols < 64 ? t->cols : 64;
+    int head_w, colw[64], total, ncols = t->cols < 64 ? t->cols : 64;
     char buf[64];
-    for (int j = 0; j < ncols; j++) {
-        int w = t->col_headers ? (int)ceilf(vkn_font_width(ui->bold, px, t->col_headers[j])) : 0;
-        for (int i = 0; i < t->rows; i++) {
-            float v = t->values[(size_t)i * t->cols + j];
-            if (isnan(v)) snprintf(buf, sizeof buf, "-");
-            else snprintf(buf, sizeof buf, fmt, v);
-            int vw = (int)ceilf(vkn_font_width(ui->mono, px, buf));
-            if (vw > w) w = vw;
+    /* column widths: the widest of the header and the formatted values; a table wider than its panel
+     * is set in a smaller size (down to 8.5 px) rather than losing its right-hand columns */
+    for (int pass = 0; pass < 2; pass++) {
+        head_w = 0;
+        if (t->row_headers)
+            for (int i = 0; i < t->rows; i++) {
+                int w = (int)ceilf(vkn_font_width(ui->sans, px, t->row_headers[i] ? t->row_headers[i] : ""));
+                if (w > head_w) head_w = w;
+            }
+        total = head_w;
+        for (int j = 0; j < ncols; j++) {
+            int w = t->col_headers ? (int)ceilf(vkn_font_width(ui->bold, px, t->col_headers[j])) : 0;
+            for (int i = 0; i < t->rows; i++) {
+                float v = t->values[(size_t)i * t->cols + j];
+                if (isnan(v)) snprintf(buf, sizeof buf, "-");
+                else snprintf(buf, sizeof buf, fmt, v);
+                int vw = (int)ceilf(vkn_font_width(ui->mono, px, buf));
+                if (vw > w) w = vw;
+            }
+            colw[j] = w;
+            total += w;
         }
-        colw[j] = w;
-        total += w;
+        int need = total + 6 * (ncols + (t->row_headers ? 1 : 0));
+        if (pass || need <= in.w) break;
+        px = fmaxf(8.5f, px * (float)in.w / (float)need);
     }
+    float lh = roundf(vkn_font_line_height(ui->mono, px) * 1.15f);
     /* spread the spare width between the columns (capped so wide panels stay tidy) */
     int gaps = ncols + (t->row_headers ? 1 : 0);
     int spare = in.w - total, gap = gaps > 0 ? spare / gaps : 0;

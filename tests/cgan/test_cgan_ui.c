@@ -40,7 +40,11 @@ static void fill_snap(cg_snap *s, int nruns, int64_t step)
         rs->ndiag = 2;
         for (int l = 0; l < 2; l++) {
             rs->nslots[l] = CG_SLOT_ROWS;
-            for (int j = 0; j < CG_SLOT_ROWS; j++) snprintf(rs->slot_name[l][j], sizeof rs->slot_name[l][j], "slot%d", j);
+            for (int j = 0; j < CG_SLOT_ROWS; j++) {
+                static const char *names[CG_SLOT_ROWS] = {"gamma", "beta", "running_mean", "running_var", "ctx_mean", "ctx_var", "prior", "count"};
+                snprintf(rs->slot_name[l][j], sizeof rs->slot_name[l][j], "%s", names[j]);
+                for (int k = 0; k < 4; k++) rs->slot_stat[l][j][k] = -123.456f * (k + 1); /* wide values */
+            }
         }
     }
 }
@@ -131,6 +135,14 @@ static void compare_at(int w, int h)
     }
     print_message("  class row pitch %d px\n", y1 - y0);
     assert_true(y1 - y0 >= 40); /* 34 px images and more: a 1x zoom's 28 px was the issue */
+    /* the slot table's columns are all inside its panel (a narrow table is set smaller, not cut) */
+    int heads = 0;
+    for (int i = 0; i < c->text_n; i++)
+        if (!strcmp(log[i].text, "mean") || !strcmp(log[i].text, "std") || !strcmp(log[i].text, "min") || !strcmp(log[i].text, "max")) {
+            heads++;
+            if (!inside(log[i].box, log[i].clip)) fail_msg("table column \"%s\" is cut by its panel", log[i].text);
+        }
+    assert_int_equal(heads, 4);
     /* 32 rows of slot statistics do not fit: the table says which it shows */
     bool said = false;
     for (int i = 0; i < c->text_n; i++) said |= !strncmp(log[i].text, "rows 1-", 7) && strstr(log[i].text, "of 32");
