@@ -36,6 +36,8 @@ static void fill_snap(cg_snap *s, int nruns, int64_t step)
         cg_run_snap *rs = &s->run[r];
         snprintf(rs->norm, sizeof rs->norm, "%s", r ? "cn" : "bn");
         for (int i = 0; i < CG_GRID * CG_PIX; i++) rs->grid[i] = (float)((step * 37 + i) % 200) / 100.f - 1.f;
+        rs->has_eval = true; /* the bar charts draw their class labels */
+        for (int k = 0; k < CG_CLASSES; k++) rs->eval.acc_class[k] = 0.1f * k, rs->eval.share[k] = 0.1f;
         /* two norm layers with 8 slots each: 32 table rows in compare mode */
         rs->ndiag = 2;
         for (int l = 0; l < 2; l++) {
@@ -135,6 +137,16 @@ static void compare_at(int w, int h)
     }
     print_message("  class row pitch %d px\n", y1 - y0);
     assert_true(y1 - y0 >= 40); /* 34 px images and more: a 1x zoom's 28 px was the issue */
+    /* the bar charts' class labels (abbreviations) do not run together either */
+    const char *const *ab = cg_class_abbrev("fashion");
+    int nb = 0, bi[64];
+    for (int i = 0; i < c->text_n && nb < 64; i++)
+        for (int k = 0; k < CG_CLASSES; k++)
+            if (!strcmp(log[i].text, ab[k])) bi[nb++] = i;
+    assert_true(nb >= 2 * CG_CLASSES);
+    for (int a = 0; a < nb; a++)
+        for (int b = a + 1; b < nb; b++)
+            if (overlap(log[bi[a]].box, log[bi[b]].box)) fail_msg("bar labels \"%s\" and \"%s\" overlap", log[bi[a]].text, log[bi[b]].text);
     /* the slot table's columns are all inside its panel (a narrow table is set smaller, not cut) */
     int heads = 0;
     for (int i = 0; i < c->text_n; i++)
