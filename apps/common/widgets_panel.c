@@ -157,7 +157,7 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
     char buf[64];
     /* column widths: the widest of the header and the formatted values; a table wider than its panel
      * is set in a smaller size (down to 8.5 px) rather than losing its right-hand columns */
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         head_w = 0;
         if (t->row_headers)
             for (int i = 0; i < t->rows; i++) {
@@ -178,7 +178,7 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
             total += w;
         }
         int need = total + 6 * (ncols + (t->row_headers ? 1 : 0));
-        if (pass || need <= in.w) break;
+        if (pass == 2 || need <= in.w) break;
         px = fmaxf(8.5f, px * (float)in.w / (float)need);
     }
     float lh = roundf(vkn_font_line_height(ui->mono, px) * 1.15f);
