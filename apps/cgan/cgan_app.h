@@ -195,6 +195,10 @@ void cg_worker_finish(cg_worker *w, cg_result *res);
 vkn_status cg_grid_png(vkn_ui *ui, const float *images, const char *const *class_names, const char *title,
                        const char *path);
 
+/* vkn-cgan sample ... (sample.c): argv[0] is "sample". Returns 0 (also after --help), 1 on an error
+ * (printed), 2 on a bad option. */
+int cg_sample_main(int argc, char **argv);
+
 /* ------------------------------------------------------------------------------------------------ */
 /* the window (ui.c)                                                                                 */
 
@@ -205,5 +209,12 @@ vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless);
  * 0, or 1 when the screenshot could not be written. */
 int cg_ui_run(cg_ui *u, cg_worker *w);
 void cg_ui_close(cg_ui *u);
+/* For tests and tools: a ui on an offscreen canvas (no window), fed and drawn frame by frame. */
+vkn_status cg_ui_open_offscreen(const cg_options *o, cg_ui **out);
+void cg_ui_feed(cg_ui *u, const cg_snap *s, bool fresh);   /* a mailbox take: the history's part */
+void cg_ui_draw(cg_ui *u, const cg_snap *s);
+const char *cg_ui_grid_note(const cg_ui *u);                /* the samples panel's label as drawn */
+int cg_ui_history_count(const cg_ui *u, int run);
+vkn_canvas *cg_ui_canvas(cg_ui *u);
 
 #endif

@@ -409,6 +409,9 @@ static void summary(const cg_options *o, const cg_result *r)
 int main(int argc, char **argv)
 {
     if (vkn_app_version(argc, argv, "vkn-cgan")) return 0;
+    if (argc > 1 && !strcmp(argv[1], "sample")) { /* generate from a checkpoint: no run folder, no window */
+        return cg_sample_main(argc - 1, argv + 1);
+    }
     vkn_sigint_install(); /* first: a SIGTERM during the setup must not lose the run folder's state */
     static cg_options o;
     int prc = cg_options_parse(&o, argc, argv);

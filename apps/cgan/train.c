@@ -5,8 +5,9 @@
  * only in the generator's normalization. Every N steps: an atomic checkpoint (only after a finite
  * step, so a divergence keeps the last good one), a PNG grid, the built-in metrics. Metric rows and
  * messages go to the UI (or the headless progress line) through queues; in window mode a snapshot
- * (sample grids, interpolation, metrics, the generator's normalization statistics) is posted about
- * twice a second. The thread owns every Vulkan object. */
+ * (sample grids, interpolation, metrics, the generator's normalization statistics) is posted twice a
+ * second, or less often when a post would cost more than ~5% of the training time (train_loop). The
+ * thread owns every Vulkan object. */
 #include "cgan_app.h"
 
 #include <errno.h>
@@ -509,7 +510,11 @@ static vkn_status train_loop(cg_worker *w, int64_t start)
 {
     const cg_options *o = &w->o;
     w->step = start;
-    double last_post = 0;
+    /* Snapshots for the window: at most 0.5 s of training apart (every step when steps are slower),
+     * but a post (the sampling graph on the grid's noise, the norm statistics: host waits) may cost
+     * at most ~5% of the training time, so when a post is slow relative to the steps (lavapipe) they
+     * are spaced to 21x the measured cost of one. Pauses, single steps and evaluations post at once. */
+    double last_post = 0, post_s = 0;
     bool evaluated_final = false;
     int64_t last_ckpt = start;
     VKN_TRY(evaluate(w)); /* where the run starts (step 0: the untrained baseline) */
@@ -570,9 +575,12 @@ static vkn_status train_loop(cg_worker *w, int64_t start)
             evaluated_final = w->step == o->steps;
         }
         set_status(w, w->paused ? "paused" : "training");
-        if (w->window && (vkn_now() - last_post >= 0.5 || one || evaluated || repost)) {
+        double since = vkn_now() - last_post;
+        if (w->window && ((since >= 0.5 && since >= 21.0 * post_s) || one || evaluated || repost)) {
+            double p0 = vkn_now();
             VKN_TRY(post(w, CG_PHASE_TRAIN));
             last_post = vkn_now();
+            post_s = post_s > 0 ? 0.7 * post_s + 0.3 * (last_post - p0) : last_post - p0;
         }
     }
     /* the end (or a quit): checkpoint, final grid, final metrics */

@@ -15,8 +15,9 @@
 #include <string.h>
 
 #define SHOW_ROWS 7 /* noise rows shown in the window (the PNGs have all 10) */
+#define CMP_COLS 5  /* compare mode: each run's grid is transposed, classes as rows, 5 noise columns */
 
-enum { A_PAUSE, A_STEP, A_SAVE, A_CLASS, A_INTERP, A_BACK, A_FWD, A_LIVE, A_LOG, A_QUIT };
+enum { A_PAUSE, A_STEP, A_SAVE, A_CLASS, A_INTERP, A_BACK, A_FWD, A_LIVE, A_LOG, A_PGUP, A_PGDN, A_QUIT };
 
 struct cg_ui {
     const cg_options *o;
@@ -28,6 +29,8 @@ struct cg_ui {
     vkn_history hist[CG_MAXRUNS];
     int64_t last_hist_step;
     vkn_chart loss, dprob, acc, fd;
+    char grid_note[200];          /* the samples panel's label as last drawn (tests read it) */
+    int scroll[2];                /* first rows of the two G-norm tables (PgUp / PgDn, wheel) */
     char toast[300];
     double toast_until;
 };
@@ -94,6 +97,13 @@ static void on_action(void *user, int action, int key, int mods)
     case A_LIVE:
         for (int i = 0; i < CG_MAXRUNS; i++) vkn_history_go_live(&u->hist[i]);
         break;
+    case A_PGUP:
+    case A_PGDN:
+        for (int i = 0; i < 2; i++) {
+            u->scroll[i] += action == A_PGDN ? 6 : -6; /* clamped by the table */
+            if (u->scroll[i] < 0) u->scroll[i] = 0;
+        }
+        break;
     case A_LOG:
         u->loss.log_y = !u->loss.log_y;
         toast(u, u->loss.log_y ? "loss axis: log" : "loss axis: linear");
@@ -103,7 +113,7 @@ static void on_action(void *user, int action, int key, int mods)
     }
 }
 
-vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless)
+static vkn_status ui_open(const cg_options *o, cg_ui **out, bool *headless, bool offscreen)
 {
     *out = NULL;
     cg_ui *u = calloc(1, sizeof *u);
@@ -111,13 +121,13 @@ vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless)
     u->o = o;
     u->picked = -1;
     u->names = cg_class_names(o->data);
-    vkn_view_config cfg = {"vknorm \xc2\xb7 conditional GAN", o->width, o->height, o->headless, 30, on_action, u, true};
+    vkn_view_config cfg = {"vknorm \xc2\xb7 conditional GAN", o->width, o->height, o->headless || offscreen, 30, on_action, u, true};
     vkn_status s = vkn_view_open(&u->view, &cfg);
     if (s != VKN_OK) {
         free(u);
         return s;
     }
-    if (vkn_view_headless(u->view)) {
+    if (vkn_view_headless(u->view) && !offscreen) {
         vkn_view_close(u->view);
         free(u);
         *headless = true;
@@ -134,6 +144,8 @@ vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless)
     vkn_view_bind(v, VKN_KEY_RIGHT, 0, A_FWD, "history");
     vkn_view_bind(v, VKN_KEY_END, 0, A_LIVE, "live");
     vkn_view_bind(v, 'l', 0, A_LOG, "log axis");
+    vkn_view_bind(v, VKN_KEY_PAGEUP, 0, A_PGUP, "tables");
+    vkn_view_bind(v, VKN_KEY_PAGEDOWN, 0, A_PGDN, "tables");
     vkn_view_bind(v, 'q', 0, A_QUIT, "quit");
     vkn_view_bind(v, VKN_KEY_ESCAPE, 0, A_QUIT, "quit");
     for (int i = 0; i < CG_MAXRUNS; i++) vkn_history_init(&u->hist[i], 48);
@@ -165,6 +177,14 @@ vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless)
     u->fd.log_y = true;
     *out = u;
     return VKN_OK;
+}
+
+vkn_status cg_ui_open(const cg_options *o, cg_ui **out, bool *headless) { return ui_open(o, out, headless, false); }
+
+vkn_status cg_ui_open_offscreen(const cg_options *o, cg_ui **out)
+{
+    bool headless;
+    return ui_open(o, out, &headless, true);
 }
 
 void cg_ui_close(cg_ui *u)
@@ -232,7 +252,23 @@ static void top_bar(cg_ui *u, vkn_rect top, const cg_snap *s)
 
 static const char *row_labels[CG_ROWS] = {"z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8", "z9", "z10"};
 
-/* One run's samples: the history grid (live or scrubbed), one class large, or an interpolation. */
+/* Compare mode's layout of a grid: rows = the classes, columns = the first CMP_COLS noise vectors
+ * (twenty class columns side by side would leave thumbnails and labels too narrow). */
+static void transpose_grid(const float *grid, float *out)
+{
+    for (int k = 0; k < CG_CLASSES; k++)
+        for (int r = 0; r < CMP_COLS; r++)
+            memcpy(out + (size_t)(k * CMP_COLS + r) * CG_PIX, grid + (size_t)(r * CG_CLASSES + k) * CG_PIX, sizeof(float) * CG_PIX);
+}
+
+/* The grid shown is the latest snapshot's unless the user scrubs back through the history (which keeps
+ * a grid every 50 steps for that). */
+static bool live_grid(const cg_ui *u, const cg_snap *s)
+{
+    return s && s->phase >= CG_PHASE_TRAIN && u->hist[0].cursor < 0;
+}
+
+/* One run's samples: the live grid or the history's (live or scrubbed), one class large, or an interpolation. */
 static void samples_view(cg_ui *u, vkn_rect in, const cg_snap *s, int run, const char *caption)
 {
     vkn_ui *ui = vkn_view_ui(u->view);
@@ -260,29 +296,47 @@ static void samples_view(cg_ui *u, vkn_rect in, const cg_snap *s, int run, const
         vkn_ui_grid(ui, in, &g);
         return;
     }
-    vkn_rect scrub = vkn_rect_cut_bottom(&in, 30, 4);
-    vkn_ui_history_grid(ui, in, &u->hist[run], u->names, row_labels);
-    vkn_ui_scrubber(ui, scrub, &u->hist[run]);
+    bool cmp = u->o->nruns > 1;
+    if (!cmp) {
+        vkn_rect scrub = vkn_rect_cut_bottom(&in, 30, 4);
+        vkn_ui_scrubber(ui, scrub, &u->hist[run]);
+    }
+    const char *const *cols = cmp ? row_labels : u->names, *const *rows = cmp ? u->names : row_labels;
+    if (live_grid(u, s)) { /* the snapshot's own grid: as fresh as the worker's last post */
+        static float tr[CG_CLASSES * CMP_COLS * CG_PIX];
+        if (cmp) transpose_grid(rs->grid, tr);
+        vkn_grid g = {cmp ? tr : rs->grid, SHOW_ROWS * CG_CLASSES, 1, CG_IMG, CG_IMG, SHOW_ROWS, CG_CLASSES, NULL, NULL, cols, rows, -1, true};
+        if (cmp) g.n = CG_CLASSES * CMP_COLS, g.rows = CG_CLASSES, g.cols = CMP_COLS;
+        vkn_ui_grid(ui, in, &g);
+    } else vkn_ui_history_grid(ui, in, &u->hist[run], cols, rows);
 }
 
 static void samples_panel(cg_ui *u, vkn_rect r, const cg_snap *s)
 {
-    char note[200];
+    char *note = u->grid_note;
+    const size_t nn = sizeof u->grid_note;
     const vkn_snapshot *cur = vkn_history_current(&u->hist[0]);
     const char *title = "Generated samples";
     if (u->interp) {
         title = "Class interpolation (fixed noise)";
-        snprintf(note, sizeof note, "%s \xe2\x86\x92 %s", u->names[u->ia], u->names[u->ib]);
+        snprintf(note, nn, "%s \xe2\x86\x92 %s", u->names[u->ia], u->names[u->ib]);
     } else if (u->picked >= 0) {
         title = "One class, ten noise vectors";
-        snprintf(note, sizeof note, "%s", u->names[u->picked]);
-    } else
-        snprintf(note, sizeof note, cur ? "step %lld%s" : "waiting for the first grid", cur ? (long long)cur->step : 0LL,
+        snprintf(note, nn, "%s", u->names[u->picked]);
+    } else if (live_grid(u, s))
+        snprintf(note, nn, "step %lld  (live)", (long long)s->step);
+    else
+        snprintf(note, nn, cur ? "step %lld%s" : "waiting for the first grid", cur ? (long long)cur->step : 0LL,
                  u->hist[0].cursor < 0 ? "" : "  (history: End = live)");
     vkn_rect in = vkn_ui_panel(vkn_view_ui(u->view), r, title, note);
     if (u->o->nruns == 1) {
         samples_view(u, in, s, 0, NULL);
         return;
+    }
+    if (!u->interp && u->picked < 0) { /* one scrubber for both runs (their histories move together) */
+        vkn_rect scrub = vkn_rect_cut_bottom(&in, 30, 4);
+        vkn_ui_scrubber(vkn_view_ui(u->view), scrub, &u->hist[0]);
+        u->hist[1].cursor = u->hist[0].cursor;
     }
     vkn_rect left = vkn_rect_cut_left(&in, (in.w - 10) / 2, 10);
     char cap[48];
@@ -310,8 +364,8 @@ static void norm_panel(cg_ui *u, vkn_rect r, const cg_snap *s)
                 heads[nr] = hb[nr];
                 memcpy(vals + nr * 4, s->run[run].slot_stat[l][j], sizeof(float) * 4);
             }
-    vkn_rect left = vkn_rect_cut_left(&r, r.w * 35 / 100, 10);
-    vkn_table t = {"G norm: parameters, buffers", nr, 4, cols4, heads, vals, "%.2f", NULL};
+    vkn_rect left = vkn_rect_cut_left(&r, r.w * (u->o->nruns > 1 ? 45 : 35) / 100, 10);
+    vkn_table t = {"G norm: parameters, buffers", nr, 4, cols4, heads, vals, "%.2f", NULL, &u->scroll[0]};
     if (nr) vkn_ui_table(ui, left, &t);
     else {
         vkn_rect in = vkn_ui_panel(ui, left, t.title, NULL);
@@ -335,12 +389,14 @@ static void norm_panel(cg_ui *u, vkn_rect r, const cg_snap *s)
     static char cb[DC][8];
     static const char *dcols[DC];
     for (int k = 0; k < DC; k++) snprintf(cb[k], sizeof cb[k], "%d", k), dcols[k] = cb[k];
-    vkn_table d = {"G norm: per context (class) diagnostics", nd, DC, dcols, dheads, dv, "%.2f", NULL};
+    vkn_table d = {"G norm: per context (class) diagnostics", nd, DC, dcols, dheads, dv, "%.2f", NULL, &u->scroll[1]};
     if (nd) vkn_ui_table(ui, r, &d);
     else {
         vkn_rect in = vkn_ui_panel(ui, r, "G normalization: method diagnostics", NULL);
-        vkn_ui_text(ui, in.x + 4, in.y + 4, 0, VKN_COL_DIM, "%s: no per-context statistics (cn shows them per class, bcn its blend weights)",
-                    s && s->nruns ? s->run[0].norm : "-");
+        vkn_canvas_set_clip(ui->canvas, in);
+        vkn_ui_text(ui, in.x + 4, in.y + 4, 0, VKN_COL_DIM, "%s: no per-context statistics", s && s->nruns ? s->run[0].norm : "-");
+        vkn_ui_text(ui, in.x + 4, in.y + 24, 0, VKN_COL_DIM, "(cn shows them per class, bcn its blend weights)");
+        vkn_canvas_reset_clip(ui->canvas);
     }
 }
 
@@ -375,7 +431,7 @@ static void class_bars(cg_ui *u, vkn_rect r, const cg_snap *s, bool share)
 {
     static float v[CG_MAXRUNS][CG_CLASSES];
     vkn_bars b = {0};
-    b.title = share ? "Predicted classes (%)" : "Conditional accuracy per class (%)";
+    b.title = share ? "Predicted classes (%)" : "Accuracy per class (%)";
     b.n = CG_CLASSES;
     b.labels = cg_class_abbrev(u->o->data);
     b.value_fmt = "%.0f";
@@ -413,7 +469,8 @@ static void draw(cg_ui *u, const cg_snap *s)
     const int gap = 10;
     vkn_rect body = vkn_rect_inset(all, 12);
     vkn_rect left = vkn_rect_cut_left(&body, body.w * 58 / 100, gap);
-    vkn_rect sp = vkn_rect_cut_top(&left, left.h * 73 / 100, gap);
+    /* compare mode: the samples take more height (the tables below page) */
+    vkn_rect sp = vkn_rect_cut_top(&left, left.h * (u->o->nruns > 1 ? 80 : 73) / 100, gap);
     samples_panel(u, sp, s);
     norm_panel(u, left, s);
 
@@ -472,6 +529,27 @@ static void load_csv(cg_ui *u, int run, const char *dir, const char *name)
     fclose(f);
 }
 
+void cg_ui_feed(cg_ui *u, const cg_snap *s, bool fresh)
+{
+    /* the history keeps a grid every 50 steps (and the last) for the scrubber; the live view draws
+     * every snapshot */
+    if (fresh && s && s->phase >= CG_PHASE_TRAIN &&
+        (s->step - u->last_hist_step >= 50 || (s->phase == CG_PHASE_DONE && s->step != u->last_hist_step))) {
+        for (int r = 0; r < s->nruns; r++) {
+            static float tr[CG_CLASSES * CMP_COLS * CG_PIX];
+            vkn_grid g = {s->run[r].grid, SHOW_ROWS * CG_CLASSES, 1, CG_IMG, CG_IMG, SHOW_ROWS, CG_CLASSES, NULL, NULL, NULL, NULL, -1, true};
+            if (s->nruns > 1) transpose_grid(s->run[r].grid, tr), g.images = tr, g.n = CG_CLASSES * CMP_COLS, g.rows = CG_CLASSES, g.cols = CMP_COLS;
+            vkn_history_push(&u->hist[r], s->step, &g);
+        }
+        u->last_hist_step = s->step;
+    }
+}
+
+void cg_ui_draw(cg_ui *u, const cg_snap *s) { draw(u, s); }
+const char *cg_ui_grid_note(const cg_ui *u) { return u->grid_note; }
+int cg_ui_history_count(const cg_ui *u, int run) { return u->hist[run].n; }
+vkn_canvas *cg_ui_canvas(cg_ui *u) { return vkn_view_canvas(u->view); }
+
 int cg_ui_run(cg_ui *u, cg_worker *w)
 {
     u->w = w;
@@ -495,14 +573,7 @@ int cg_ui_run(cg_ui *u, cg_worker *w)
     while (vkn_view_poll(u->view)) {
         bool fresh = false;
         s = vkn_mailbox_take(cg_worker_mailbox(w), &fresh);
-        if (fresh && s && s->phase >= CG_PHASE_TRAIN &&
-            (s->step - u->last_hist_step >= 50 || (s->phase == CG_PHASE_DONE && s->step != u->last_hist_step))) {
-            for (int r = 0; r < s->nruns; r++) {
-                vkn_grid g = {s->run[r].grid, SHOW_ROWS * CG_CLASSES, 1, CG_IMG, CG_IMG, SHOW_ROWS, CG_CLASSES, NULL, NULL, NULL, NULL, -1};
-                vkn_history_push(&u->hist[r], s->step, &g);
-            }
-            u->last_hist_step = s->step;
-        }
+        cg_ui_feed(u, s, fresh);
         cg_row row;
         while (vkn_queue_pop(rows, &row, 0)) {
             float x = (float)row.step;

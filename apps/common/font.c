@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,14 @@ float vkn_canvas_text(vkn_canvas *c, vkn_font *f, float px, float x, float y, in
     else if (align & VKN_ALIGN_BOTTOM) base = y + f->descent * s;
     else base = y + f->ascent * s;
     int by = (int)lrintf(base);
+    if (c->text_log && c->text_n < c->text_cap) {
+        vkn_text_box *t = &c->text_log[c->text_n++];
+        float w = width > 0 ? width : vkn_font_width(f, px, text);
+        t->box = (vkn_rect){(int)floorf(x), (int)floorf(base - f->ascent * s), (int)ceilf(w),
+                            (int)ceilf((f->ascent - f->descent) * s)};
+        t->clip = c->clip;
+        snprintf(t->text, sizeof t->text, "%s", text);
+    }
     float pen = x;
     int prev = -1;
     while (*text) {

@@ -61,10 +61,19 @@ vkn_color vkn_palette(int i);
 
 typedef struct vkn_rect { int x, y, w, h; } vkn_rect;
 
+/* A drawn text's box (tests check layouts with it: labels that do not overlap, text inside panels). */
+typedef struct vkn_text_box {
+    vkn_rect box;   /* the pen's extent: width x (ascent + descent) from the anchor */
+    vkn_rect clip;  /* the clip in force when it was drawn */
+    char text[40];  /* its start */
+} vkn_text_box;
+
 typedef struct vkn_canvas {
     int w, h;
     uint8_t *px;   /* w*h*4 bytes, rows top to bottom, bytes R,G,B,A (SDL_PIXELFORMAT_RGBA32) */
     vkn_rect clip; /* drawing is limited to this rectangle */
+    vkn_text_box *text_log; /* when set (by a test): vkn_canvas_text records up to text_cap boxes */
+    int text_n, text_cap;
 } vkn_canvas;
 
 vkn_status vkn_canvas_init(vkn_canvas *c, int w, int h);
@@ -186,6 +195,7 @@ typedef struct vkn_grid {
     const char *const *col_labels;/* cols labels above the columns, or NULL */
     const char *const *row_labels;/* rows labels left of the rows, or NULL */
     int highlight;                /* index of a cell drawn with an accent frame, or -1 */
+    bool fill;                    /* zoom by a non-integer factor to fill r (thumbnails in small panels) */
 } vkn_grid;
 
 typedef struct vkn_grid_layout {
@@ -291,6 +301,8 @@ typedef struct vkn_table {
     const float *values;            /* rows * cols, row-major; NaN prints "-" */
     const char *fmt;                /* "%.3f" when NULL */
     const vkn_color *colors;        /* rows * cols text colours (0 = default), or NULL */
+    int *scroll;                    /* first row shown, kept by the caller (the wheel over the table
+                                     * moves it; clamped here), or NULL: the rows that fit from the top */
 } vkn_table;
 
 void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t);

@@ -50,7 +50,15 @@ void vkn_ui_bars(vkn_ui *ui, vkn_rect r, const vkn_bars *b)
     }
     vkn_rect plot = in;
     vkn_rect_cut_left(&plot, lab_w, 8);
-    vkn_rect xl = vkn_rect_cut_bottom(&plot, lh, 4);
+    /* category labels wider than their slot alternate between two lines instead of running together */
+    float maxw = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (b->labels && b->labels[i]) snprintf(lab, sizeof lab, "%s", b->labels[i]);
+        else snprintf(lab, sizeof lab, "%d", i);
+        maxw = fmaxf(maxw, vkn_font_width(ui->sans, spx, lab));
+    }
+    bool stagger = b->n > 1 && maxw > (float)plot.w / b->n - 4;
+    vkn_rect xl = vkn_rect_cut_bottom(&plot, stagger ? 2 * lh : lh, 4);
     if (b->value_fmt) vkn_rect_cut_top(&plot, lh - 2, 0); /* room for value labels over the tallest bar */
     if (plot.w < 10 || plot.h < 10) return;
     double sy = (plot.h - 1) / (hi - lo);
@@ -82,7 +90,8 @@ void vkn_ui_bars(vkn_ui *ui, vkn_rect r, const vkn_bars *b)
         }
         if (b->labels && b->labels[i]) snprintf(lab, sizeof lab, "%s", b->labels[i]);
         else snprintf(lab, sizeof lab, "%d", i);
-        vkn_canvas_text(c, ui->sans, spx, plot.x + slot * (i + 0.5f), (float)(xl.y + 2), VKN_ALIGN_CENTER, VKN_COL_DIM, lab);
+        vkn_canvas_text(c, ui->sans, spx, plot.x + slot * (i + 0.5f), (float)(xl.y + 2 + (stagger && (i & 1) ? lh : 0)),
+                        VKN_ALIGN_CENTER, VKN_COL_DIM, lab);
     }
     vkn_canvas_hline(c, plot.x, plot.x + plot.w - 1, plot.y + plot.h - 1, VKN_COL_BORDER);
     if (b->ref_line > 0 && b->ref_line <= hi) {

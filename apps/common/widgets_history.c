@@ -161,7 +161,7 @@ vkn_grid_layout vkn_ui_history_grid(vkn_ui *ui, vkn_rect r, const vkn_history *h
     float *img = malloc(count * sizeof *img);
     if (!img) return L;
     for (size_t i = 0; i < count; i++) img[i] = s->pixels[i] * (2.f / 255.f) - 1.f;
-    vkn_grid g = {img, s->n, s->c, s->h, s->w, s->rows, s->cols, s->borders, NULL, col_labels, row_labels, -1};
+    vkn_grid g = {img, s->n, s->c, s->h, s->w, s->rows, s->cols, s->borders, NULL, col_labels, row_labels, -1, true};
     L = vkn_ui_grid(ui, r, &g);
     free(img);
     return L;

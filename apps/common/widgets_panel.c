@@ -95,10 +95,14 @@ vkn_rect vkn_ui_panel(vkn_ui *ui, vkn_rect r, const char *title, const char *not
     if (title && *title) {
         vkn_rect head = vkn_rect_cut_top(&in, HEADER - PAD, 6);
         float cy = head.y + head.h * 0.5f + 1.f;
-        vkn_canvas_text(c, ui->bold, ui->title_px, (float)head.x + 2, cy, VKN_ALIGN_MIDDLE, VKN_COL_TEXT, title);
-        if (note && *note)
+        /* a narrow panel: the title is clipped to it and a note that would collide with it is left out */
+        vkn_rect keep = c->clip;
+        vkn_canvas_set_clip(c, vkn_rect_inset(r, 2));
+        float tw = vkn_canvas_text(c, ui->bold, ui->title_px, (float)head.x + 2, cy, VKN_ALIGN_MIDDLE, VKN_COL_TEXT, title);
+        if (note && *note && tw + vkn_font_width(ui->sans, ui->small_px, note) + 16 <= head.w)
             vkn_canvas_text(c, ui->sans, ui->small_px, (float)(head.x + head.w - 2), cy,
                             VKN_ALIGN_RIGHT | VKN_ALIGN_MIDDLE, VKN_COL_DIM, note);
+        c->clip = keep;
     }
     return in;
 }
@@ -149,28 +153,35 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
     if (t->rows <= 0 || t->cols <= 0) return;
     const char *fmt = t->fmt ? t->fmt : "%.3f";
     float px = ui->small_px + 0.5f;
-    float lh = roundf(vkn_font_line_height(ui->mono, px) * 1.15f);
-    /* column widths: the widest of the header and the formatted values */
-    int head_w = 0;
-    if (t->row_headers)
-        for (int i = 0; i < t->rows; i++) {
-            int w = (int)ceilf(vkn_font_width(ui->sans, px, t->row_headers[i] ? t->row_headers[i] : ""));
-            if (w > head_w) head_w = w;
-        }
-    int colw[64], total = head_w, ncols = t->cols < 64 ? t->cols : 64;
+    int head_w, colw[64], total, ncols = t->cols < 64 ? t->cols : 64;
     char buf[64];
-    for (int j = 0; j < ncols; j++) {
-        int w = t->col_headers ? (int)ceilf(vkn_font_width(ui->bold, px, t->col_headers[j])) : 0;
-        for (int i = 0; i < t->rows; i++) {
-            float v = t->values[(size_t)i * t->cols + j];
-            if (isnan(v)) snprintf(buf, sizeof buf, "-");
-            else snprintf(buf, sizeof buf, fmt, v);
-            int vw = (int)ceilf(vkn_font_width(ui->mono, px, buf));
-            if (vw > w) w = vw;
+    /* column widths: the widest of the header and the formatted values; a table wider than its panel
+     * is set in a smaller size (down to 8.5 px) rather than losing its right-hand columns */
+    for (int pass = 0; pass < 3; pass++) {
+        head_w = 0;
+        if (t->row_headers)
+            for (int i = 0; i < t->rows; i++) {
+                int w = (int)ceilf(vkn_font_width(ui->sans, px, t->row_headers[i] ? t->row_headers[i] : ""));
+                if (w > head_w) head_w = w;
+            }
+        total = head_w;
+        for (int j = 0; j < ncols; j++) {
+            int w = t->col_headers ? (int)ceilf(vkn_font_width(ui->bold, px, t->col_headers[j])) : 0;
+            for (int i = 0; i < t->rows; i++) {
+                float v = t->values[(size_t)i * t->cols + j];
+                if (isnan(v)) snprintf(buf, sizeof buf, "-");
+                else snprintf(buf, sizeof buf, fmt, v);
+                int vw = (int)ceilf(vkn_font_width(ui->mono, px, buf));
+                if (vw > w) w = vw;
+            }
+            colw[j] = w;
+            total += w;
         }
-        colw[j] = w;
-        total += w;
+        int need = total + 6 * (ncols + (t->row_headers ? 1 : 0));
+        if (pass == 2 || need <= in.w) break;
+        px = fmaxf(8.5f, px * (float)in.w / (float)need);
     }
+    float lh = roundf(vkn_font_line_height(ui->mono, px) * 1.15f);
     /* spread the spare width between the columns (capped so wide panels stay tidy) */
     int gaps = ncols + (t->row_headers ? 1 : 0);
     int spare = in.w - total, gap = gaps > 0 ? spare / gaps : 0;
@@ -191,7 +202,22 @@ void vkn_ui_table(vkn_ui *ui, vkn_rect r, const vkn_table *t)
         vkn_canvas_hline(c, in.x, in.x + in.w - 1, (int)y, VKN_COL_BORDER);
         y += 3;
     }
-    for (int i = 0; i < t->rows && y + lh <= in.y + in.h + 1; i++) {
+    /* rows that fit; when some do not, the last line says which are shown and the wheel scrolls */
+    int fit = (int)((in.y + in.h + 1 - y) / lh), first = 0;
+    if (fit < 1) fit = 1;
+    if (t->rows > fit) {
+        fit = fit > 1 ? fit - 1 : 1;
+        first = t->scroll ? *t->scroll : 0;
+        if (t->scroll && ui->in.wheel && vkn_rect_contains(r, ui->in.mouse_x, ui->in.mouse_y)) first -= ui->in.wheel;
+        if (first > t->rows - fit) first = t->rows - fit;
+        if (first < 0) first = 0;
+        char note[96];
+        snprintf(note, sizeof note, "rows %d-%d of %d%s", first + 1, first + fit, t->rows, t->scroll ? " \xc2\xb7 wheel / PgUp PgDn" : "");
+        vkn_canvas_text(c, ui->sans, ui->small_px, (float)(in.x + in.w), y + fit * lh + lh * 0.5f,
+                        VKN_ALIGN_RIGHT | VKN_ALIGN_MIDDLE, VKN_COL_ACCENT, note);
+    }
+    if (t->scroll) *t->scroll = first;
+    for (int i = first; i < t->rows && i < first + fit; i++) {
         if (i & 1) vkn_canvas_fill_rect(c, (vkn_rect){in.x, (int)y, in.w, (int)lh}, 0xffffff08u);
         float cy = y + lh * 0.5f;
         x = in.x;
