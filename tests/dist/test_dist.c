@@ -1,0 +1,262 @@
+/* Data-parallel training under mpirun (suite 'dist'): run as `mpirun -np 2 test_dist MODE`.
+ *   identical  parameters bit-identical on every rank after K steps (ranks start from different
+ *              seeds, so the broadcast matters; ranks see different data, so the exchange matters:
+ *              a control store trained without the exchange must end up different)
+ *   match      N ranks of batch B/N (LayerNorm: no statistic spans the batch) give the parameters
+ *              and losses of one process with batch B, within fp32 tolerance; bucketed and blocking
+ *   mixed      rank 0 on the CPU-class kernels, rank 1 on the GPU-class ones (a stand-in for two
+ *              vendors): the parameters after K steps stay within 1e-5 + 1e-4|p| of each other
+ *   refuse     ranks started with different options: every rank is refused, naming rank 1
+ *   hang, kill rank 1 hangs or is killed at step 3 (tests/dist/fault.sh checks how the job ends) */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "vkn/vkn.h"
+
+#define B 8        /* global batch */
+#define DIN 12
+#define DH 18      /* not a multiple of 4 */
+#define K 6        /* steps */
+
+#define CHECK(s)                                                                                 \
+    do {                                                                                         \
+        vkn_status s_ = (s);                                                                     \
+        if (s_ != VKN_OK) {                                                                      \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #s, vkn_status_detail());     \
+            exit(1);                                                                             \
+        }                                                                                        \
+    } while (0)
+
+typedef struct model {
+    vkn_params *p;
+    vkn_graph *g;
+    vkn_val x, t, loss;
+    int n;         /* rows of this graph's batch */
+} model;
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static float val(int step, int row, int col, int which)
+{
+    uint64_t h = mix(((uint64_t)step << 40) ^ ((uint64_t)row << 20) ^ ((uint64_t)col << 4) ^ (uint64_t)which);
+    return (float)((double)(h >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* linear -> LN -> leaky relu -> linear -> mse against a target; SGD with momentum */
+static void build(vkn_context *ctx, uint64_t seed, int n, vkn_dist *d, const vkn_dist_graph_opts *o, model *m)
+{
+    CHECK(vkn_params_create(ctx, seed, &m->p));
+    CHECK(vkn_graph_create(m->p, "dist", &m->g));
+    m->n = n;
+    vkn_nn nn = {.g = m->g, .params = m->p, .train = 1, .trainable = 1, .init = VKN_INIT_HE};
+    int64_t xs[2] = {n, DIN};
+    m->x = vkn_graph_input(m->g, "x", VKN_F32, 2, xs);
+    m->t = vkn_graph_input(m->g, "t", VKN_F32, 2, xs);
+    vkn_val h = vkn_nn_linear(&nn, "fc1", m->x, DH, 1);
+    vkn_norm_opts ln = vkn_norm_opts_default(VKN_NORM_LN, DH);
+    h = vkn_nn_norm(&nn, "ln", h, VKN_NONE, &ln);
+    h = vkn_nn_act(&nn, VKN_ACT_LEAKY_RELU, 0.2f, h);
+    h = vkn_nn_linear(&nn, "fc2", h, DIN, 1);
+    m->loss = vkn_graph_mse(m->g, h, m->t);
+    vkn_graph_keep(m->g, m->loss);
+    CHECK(vkn_graph_backward(m->g, m->loss));
+    vkn_optim_opts so = {.kind = VKN_OPTIM_SGD, .lr_slot = VKN_STEP_LR0, .momentum = 0.9f};
+    CHECK(vkn_nn_optimizer(&nn, &so, NULL));
+    if (d) CHECK(vkn_dist_attach(d, m->g, o));
+    CHECK(vkn_graph_compile(m->g));
+    vkn_graph_set_step(m->g, VKN_STEP_LR0, 0.05f);
+}
+
+/* rows [r0, r0 + n) of the global batch of this step */
+static float step_run(model *m, int step, int r0)
+{
+    float *x = vkn_graph_input_ptr(m->g, m->x), *t = vkn_graph_input_ptr(m->g, m->t);
+    for (int i = 0; i < m->n; i++)
+        for (int j = 0; j < DIN; j++) {
+            x[i * DIN + j] = val(step, r0 + i, j, 0);
+            t[i * DIN + j] = 0.5f * val(step, r0 + i, (j * 5) % DIN, 0) + 0.1f * val(step, r0 + i, j, 1);
+        }
+    vkn_graph_set_step(m->g, VKN_STEP_T, (float)(step + 1));
+    CHECK(vkn_graph_run(m->g));
+    float loss;
+    CHECK(vkn_graph_read(m->g, m->loss, &loss));
+    return loss;
+}
+
+/* every parameter and buffer of the store, concatenated */
+static float *all_params(vkn_params *p, int64_t *n)
+{
+    int64_t total = vkn_params_numel(p, 0);
+    float *buf = malloc((size_t)total * sizeof *buf);
+    int64_t o = 0;
+    for (int i = 0; i < vkn_params_count(p); i++) {
+        CHECK(vkn_tensor_download(vkn_params_value(p, i), buf + o));
+        o += vkn_params_value(p, i)->numel;
+    }
+    *n = total;
+    return buf;
+}
+
+static void destroy(model *m)
+{
+    vkn_graph_destroy(m->g);
+    vkn_params_destroy(m->p);
+}
+
+static int identical(vkn_dist *d, vkn_context *ctx)
+{
+    int r = vkn_dist_rank(d), nr = vkn_dist_size(d), n = B / nr;
+    vkn_dist_graph_opts o = {.bucket_bytes = 256};   /* several buckets */
+    model m, ctl;
+    build(ctx, 100 + (uint64_t)r, n, d, &o, &m);
+    build(ctx, 100 + (uint64_t)r, n, NULL, NULL, &ctl);
+    CHECK(vkn_dist_broadcast_params(d, m.p));
+    CHECK(vkn_dist_broadcast_params(d, ctl.p));
+    for (int s = 0; s < K; s++) {
+        step_run(&m, s, r * n);
+        step_run(&ctl, s, r * n);
+    }
+    int64_t np;
+    float *a = all_params(m.p, &np), *c = all_params(ctl.p, &np);
+    int same = vkn_dist_same(d, a, (size_t)np * 4), ctl_same = vkn_dist_same(d, c, (size_t)np * 4);
+    vkn_dist_stats st = vkn_dist_get_stats(d);
+    if (r == 0)
+        printf("identical: %lld values, %d buckets, %llu exchanges: same on all ranks %s; control without the "
+               "exchange same %s (must differ)\n", (long long)np, st.buckets, (unsigned long long)st.steps,
+               same ? "yes" : "NO", ctl_same ? "YES" : "no");
+    free(a);
+    free(c);
+    destroy(&m);
+    destroy(&ctl);
+    return same && !ctl_same && st.buckets > 1 && st.steps == K;
+}
+
+static int match(vkn_dist *d, vkn_context *ctx, int blocking)
+{
+    int r = vkn_dist_rank(d), nr = vkn_dist_size(d), n = B / nr, ok = 1;
+    vkn_dist_graph_opts o = {.bucket_bytes = 512, .blocking = blocking};
+    model m, one;
+    build(ctx, 7, n, d, &o, &m);
+    build(ctx, 7, B, NULL, NULL, &one);
+    for (int s = 0; s < K; s++) {
+        float l = step_run(&m, s, r * n), l1 = step_run(&one, s, 0);
+        CHECK(vkn_dist_allreduce_sum(d, &l, 1));
+        l /= (float)nr;   /* mean of the ranks' batch means = the mean over B */
+        if (!(fabsf(l - l1) <= 1e-6f + 1e-4f * fabsf(l1))) {
+            fprintf(stderr, "rank %d step %d: loss %.9g with %d ranks, %.9g with one\n", r, s, l, nr, l1);
+            ok = 0;
+        }
+    }
+    int64_t np;
+    float *a = all_params(m.p, &np), *b = all_params(one.p, &np);
+    double worst = 0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < np; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (e > worst) worst = e;
+        if (!(e <= 1e-5 + 1e-4 * fabs((double)b[i]))) bad++;
+    }
+    if (r == 0 || bad)
+        printf("match (%s): rank %d: %lld values, largest |%d ranks - 1| %.3g, %lld outside 1e-5 + 1e-4|ref|\n",
+               blocking ? "blocking" : "buckets", r, (long long)np, nr, worst, (long long)bad);
+    free(a);
+    free(b);
+    destroy(&m);
+    destroy(&one);
+    int all = ok && !bad;
+    return vkn_dist_same(d, &all, sizeof all) && all;
+}
+
+static int mixed(vkn_dist *d, vkn_context *ctx)
+{
+    int r = vkn_dist_rank(d), nr = vkn_dist_size(d), n = B / nr;
+    model m;
+    build(ctx, 7, n, d, NULL, &m);
+    for (int s = 0; s < K; s++) step_run(&m, s, r * n);
+    int64_t np;
+    float *a = all_params(m.p, &np);
+    float *root = malloc((size_t)np * sizeof *root);
+    memcpy(root, a, (size_t)np * sizeof *root);
+    /* rank 0's parameters on every rank: a sum with zeros elsewhere */
+    if (r) memset(root, 0, (size_t)np * sizeof *root);
+    CHECK(vkn_dist_allreduce_sum(d, root, np));
+    double worst = 0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < np; i++) {
+        double e = fabs((double)a[i] - root[i]);
+        if (e > worst) worst = e;
+        if (!(e <= 1e-5 + 1e-4 * fabs((double)root[i]))) bad++;
+    }
+    const char *path = getenv("VKN_PATH");
+    printf("mixed: rank %d (VKN_PATH=%s): largest |p - p(rank 0)| %.3g over %lld values, %lld outside 1e-5 + 1e-4|p|\n",
+           r, path ? path : "auto", worst, (long long)np, (long long)bad);
+    free(a);
+    free(root);
+    destroy(&m);
+    int ok = !bad;
+    return vkn_dist_same(d, &ok, sizeof ok) && ok;
+}
+
+static int refuse(vkn_dist *d, const char *opt)
+{
+    vkn_status s = vkn_dist_check(d, "options", opt, strlen(opt));
+    int r = vkn_dist_rank(d);
+    if (s == VKN_OK) {
+        fprintf(stderr, "rank %d: ranks with options differing (mine '%s') were not refused\n", r, opt);
+        return 0;
+    }
+    printf("rank %d refused: %s\n", r, vkn_status_detail());
+    return strstr(vkn_status_detail(), "rank 1") != NULL;
+}
+
+static void fault(vkn_dist *d, vkn_context *ctx, int kill_it)
+{
+    int r = vkn_dist_rank(d), nr = vkn_dist_size(d), n = B / nr;
+    model m;
+    build(ctx, 7, n, d, NULL, &m);
+    for (int s = 0; s < 100; s++) {
+        vkn_dist_step_begin(d, s);
+        if (r == 1 && s == 3) {
+            fprintf(stderr, "rank 1: %s at step 3\n", kill_it ? "killing itself" : "hanging");
+            if (kill_it) raise(SIGKILL);
+            sleep(600);
+        }
+        step_run(&m, s, r * n);
+        vkn_dist_step_end(d);
+    }
+    fprintf(stderr, "rank %d: the fault did not end the job\n", r);
+}
+
+int main(int argc, char **argv)
+{
+    vkn_dist *d;
+    CHECK(vkn_dist_init(&argc, &argv, &d));
+    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|refuse OPT|hang|kill\n"); return 2; }
+    const char *mode = argv[1];
+    if (!strcmp(mode, "refuse")) {
+        int ok = refuse(d, argc > 2 ? argv[2] : "");
+        vkn_dist_finalize(d);
+        return ok ? 0 : 1;
+    }
+    vkn_context_opts co = {.device = vkn_dist_device(d), .validate = -1, .quiet = -1};
+    vkn_context *ctx;
+    CHECK(vkn_context_create(&co, &ctx));
+    int ok = 0;
+    if (!strcmp(mode, "identical")) ok = identical(d, ctx);
+    else if (!strcmp(mode, "mixed")) ok = mixed(d, ctx);
+    else if (!strcmp(mode, "match")) ok = match(d, ctx, 0) & match(d, ctx, 1);
+    else if (!strcmp(mode, "hang") || !strcmp(mode, "kill")) fault(d, ctx, !strcmp(mode, "kill"));
+    else fprintf(stderr, "unknown mode '%s'\n", mode);
+    uint32_t nv = vkn_context_validation_count(ctx);
+    if (nv) { fprintf(stderr, "rank %d: %u validation messages\n", vkn_dist_rank(d), nv); ok = 0; }
+    vkn_context_destroy(ctx);
+    vkn_dist_finalize(d);
+    return ok ? 0 : 1;
+}
