@@ -7,12 +7,14 @@
  *   mixed      rank 0 on the CPU-class kernels, rank 1 on the GPU-class ones (a stand-in for two
  *              vendors): the parameters after K steps stay within 1e-5 + 1e-4|p| of each other
  *   refuse     ranks started with different options: every rank is refused, naming rank 1
+ *   bench B S  not a test: the figures of docs/DIST.md (batch B per rank, S timed steps)
  *   hang, kill rank 1 hangs or is killed at step 3 (tests/dist/fault.sh checks how the job ends) */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "vkn/vkn.h"
 
@@ -35,7 +37,10 @@ typedef struct model {
     vkn_graph *g;
     vkn_val x, t, loss;
     int n;         /* rows of this graph's batch */
+    int din;
 } model;
+
+static int g_din = DIN, g_dh = DH, g_layers = 1;   /* bench mode: larger */
 
 static uint64_t mix(uint64_t z)
 {
@@ -55,15 +60,22 @@ static void build(vkn_context *ctx, uint64_t seed, int n, vkn_dist *d, const vkn
     CHECK(vkn_params_create(ctx, seed, &m->p));
     CHECK(vkn_graph_create(m->p, "dist", &m->g));
     m->n = n;
+    m->din = g_din;
     vkn_nn nn = {.g = m->g, .params = m->p, .train = 1, .trainable = 1, .init = VKN_INIT_HE};
-    int64_t xs[2] = {n, DIN};
+    int64_t xs[2] = {n, g_din};
     m->x = vkn_graph_input(m->g, "x", VKN_F32, 2, xs);
     m->t = vkn_graph_input(m->g, "t", VKN_F32, 2, xs);
-    vkn_val h = vkn_nn_linear(&nn, "fc1", m->x, DH, 1);
-    vkn_norm_opts ln = vkn_norm_opts_default(VKN_NORM_LN, DH);
-    h = vkn_nn_norm(&nn, "ln", h, VKN_NONE, &ln);
-    h = vkn_nn_act(&nn, VKN_ACT_LEAKY_RELU, 0.2f, h);
-    h = vkn_nn_linear(&nn, "fc2", h, DIN, 1);
+    vkn_val h = m->x;
+    for (int l = 0; l < g_layers; l++) {
+        char name[32];
+        snprintf(name, sizeof name, l ? "fc1_%d" : "fc1", l);
+        h = vkn_nn_linear(&nn, name, h, g_dh, 1);
+        vkn_norm_opts ln = vkn_norm_opts_default(VKN_NORM_LN, g_dh);
+        snprintf(name, sizeof name, l ? "ln_%d" : "ln", l);
+        h = vkn_nn_norm(&nn, name, h, VKN_NONE, &ln);
+        h = vkn_nn_act(&nn, VKN_ACT_LEAKY_RELU, 0.2f, h);
+    }
+    h = vkn_nn_linear(&nn, "fc2", h, g_din, 1);
     m->loss = vkn_graph_mse(m->g, h, m->t);
     vkn_graph_keep(m->g, m->loss);
     CHECK(vkn_graph_backward(m->g, m->loss));
@@ -78,10 +90,11 @@ static void build(vkn_context *ctx, uint64_t seed, int n, vkn_dist *d, const vkn
 static float step_run(model *m, int step, int r0)
 {
     float *x = vkn_graph_input_ptr(m->g, m->x), *t = vkn_graph_input_ptr(m->g, m->t);
+    int din = m->din;
     for (int i = 0; i < m->n; i++)
-        for (int j = 0; j < DIN; j++) {
-            x[i * DIN + j] = val(step, r0 + i, j, 0);
-            t[i * DIN + j] = 0.5f * val(step, r0 + i, (j * 5) % DIN, 0) + 0.1f * val(step, r0 + i, j, 1);
+        for (int j = 0; j < din; j++) {
+            x[i * din + j] = val(step, r0 + i, j, 0);
+            t[i * din + j] = 0.5f * val(step, r0 + i, (j * 5) % din, 0) + 0.1f * val(step, r0 + i, j, 1);
         }
     vkn_graph_set_step(m->g, VKN_STEP_T, (float)(step + 1));
     CHECK(vkn_graph_run(m->g));
@@ -204,6 +217,69 @@ static int mixed(vkn_dist *d, vkn_context *ctx)
     return vkn_dist_same(d, &ok, sizeof ok) && ok;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Not a test: the figures of docs/DIST.md. Per-rank batch fixed (weak scaling); ms per step with
+ * the exchange blocking (one bucket after the backward) and bucketed (1 MiB), the host time of the
+ * exchange and the part of it after the backward ended (exposed); then MPI_Allreduce bandwidth. */
+static int bench(vkn_dist *d, vkn_context *ctx, int local_batch, int steps)
+{
+    int r = vkn_dist_rank(d), nr = vkn_dist_size(d);
+    g_din = 256, g_dh = 1024, g_layers = 2;
+    if (steps < 1) steps = 1;
+    if (steps > 64) steps = 64;
+    for (int mode = 0; mode < 3; mode++) {
+        vkn_dist_graph_opts o = {.bucket_bytes = 1u << 20, .blocking = mode == 1};
+        model m;
+        build(ctx, 7, local_batch, mode ? d : NULL, &o, &m);
+        for (int s = 0; s < 3; s++) step_run(&m, s, r * local_batch);   /* warm-up */
+        vkn_dist_stats s0 = vkn_dist_get_stats(d);
+        double best = 1e30;
+        float ms[64] = {0};
+        for (int s = 0; s < steps && s < 64; s++) {
+            float one[1] = {0};
+            CHECK(vkn_dist_allreduce_sum(d, one, 1));   /* start the step together */
+            double t0 = now_ms();
+            step_run(&m, 3 + s, r * local_batch);
+            ms[s] = (float)(now_ms() - t0);
+            if (ms[s] < best) best = ms[s];
+        }
+        vkn_dist_stats s1 = vkn_dist_get_stats(d);
+        double k = (double)(s1.steps - s0.steps);
+        float med[64];
+        memcpy(med, ms, sizeof med);
+        for (int i = 0; i < steps; i++)
+            for (int j = i + 1; j < steps; j++)
+                if (med[j] < med[i]) { float t = med[i]; med[i] = med[j]; med[j] = t; }
+        if (r == 0)
+            printf("bench: %d rank(s), batch %d per rank, %lld parameters (%.2f MiB of gradients), %s: "
+                   "median %.1f ms/step (best %.1f), exchange %.1f ms/step of which exposed %.1f, %d buckets\n",
+                   nr, local_batch, (long long)vkn_params_numel(m.p, 1), vkn_params_numel(m.p, 1) * 4.0 / 1048576,
+                   mode == 0 ? "no exchange" : mode == 1 ? "blocking" : "bucketed 1 MiB", med[steps / 2], best,
+                   k ? (s1.exchange_ms - s0.exchange_ms) / k : 0, k ? (s1.exposed_ms - s0.exposed_ms) / k : 0,
+                   mode ? s1.buckets : 0);
+        destroy(&m);
+    }
+    for (int64_t n = 16384; n <= (4 << 20); n *= 4) {
+        float *buf = calloc((size_t)n, sizeof *buf);
+        CHECK(vkn_dist_allreduce_sum(d, buf, n));
+        double t0 = now_ms();
+        int reps = 10;
+        for (int i = 0; i < reps; i++) CHECK(vkn_dist_allreduce_sum(d, buf, n));
+        double t = (now_ms() - t0) / reps;
+        if (r == 0)
+            printf("allreduce: %d ranks, %8.2f MiB: %.3f ms, %.2f GB/s algorithm bandwidth\n", nr, n * 4.0 / 1048576, t,
+                   n * 4.0 / (t * 1e6));
+        free(buf);
+    }
+    return 1;
+}
+
 static int refuse(vkn_dist *d, const char *opt)
 {
     vkn_status s = vkn_dist_check(d, "options", opt, strlen(opt));
@@ -238,7 +314,7 @@ int main(int argc, char **argv)
 {
     vkn_dist *d;
     CHECK(vkn_dist_init(&argc, &argv, &d));
-    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|refuse OPT|hang|kill\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|refuse OPT|hang|kill|bench [B [S]]\n"); return 2; }
     const char *mode = argv[1];
     if (!strcmp(mode, "refuse")) {
         int ok = refuse(d, argc > 2 ? argv[2] : "");
@@ -251,6 +327,7 @@ int main(int argc, char **argv)
     int ok = 0;
     if (!strcmp(mode, "identical")) ok = identical(d, ctx);
     else if (!strcmp(mode, "mixed")) ok = mixed(d, ctx);
+    else if (!strcmp(mode, "bench")) ok = bench(d, ctx, argc > 2 ? atoi(argv[2]) : 32, argc > 3 ? atoi(argv[3]) : 20);
     else if (!strcmp(mode, "match")) ok = match(d, ctx, 0) & match(d, ctx, 1);
     else if (!strcmp(mode, "hang") || !strcmp(mode, "kill")) fault(d, ctx, !strcmp(mode, "kill"));
     else fprintf(stderr, "unknown mode '%s'\n", mode);
