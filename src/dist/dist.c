@@ -5,6 +5,8 @@
  * copies bucket b's gradients into one host buffer (a memcpy where the memory is mapped, the staging
  * ring where it is not) and starts MPI_Iallreduce(SUM) on it; finish() waits for every bucket,
  * multiplies by 1/size and writes the averages back before the optimizer segment is submitted.
+ * While a segment runs, progress() polls the started all-reduces (MPI moves non-blocking
+ * collectives only inside MPI calls).
  *
  * Watchdog: a thread that ends the job (MPI_Abort, or _exit where MPI gives no thread support)
  * when a step stays open longer than the timeout. A step is open between vkn_dist_step_begin/end,
@@ -28,6 +30,7 @@ typedef struct dist_graph {
     int64_t *off;            /* [nbuckets + 1] float offsets into buf */
     MPI_Request *req;        /* [nbuckets] */
     int nbuckets;
+    int started;             /* buckets whose all-reduce was started this step */
     double t_ready;          /* host ms spent in this step's ready() calls */
     int armed;               /* this exchange opened the watchdog's step */
     struct dist_graph *next;
@@ -266,6 +269,7 @@ static vkn_status bucket_ready(void *user, vkn_graph *g, int b)
     int64_t t0 = now_ns();
     if (b == 0) {
         x->t_ready = 0;
+        x->started = 0;
         x->armed = atomic_load(&d->open_since_ns) == 0;
         if (x->armed) { atomic_store(&d->step, (int64_t)d->stats.steps + 1); arm(d); }
     }
@@ -291,11 +295,24 @@ static vkn_status bucket_ready(void *user, vkn_graph *g, int b)
     int64_t n = x->off[b + 1] - x->off[b];
     if (n > 0x7fffffff) return vkn_status_set(VKN_ERR_ARG, "dist: bucket %d of graph %s holds %lld floats (> 2^31)", b, g->name, (long long)n);
     MPI_Iallreduce(MPI_IN_PLACE, x->buf + x->off[b], (int)n, MPI_FLOAT, MPI_SUM, d->comm, &x->req[b]);
-    /* MPI progresses non-blocking collectives inside MPI calls: give the earlier buckets a turn */
-    int done;
-    MPI_Testall(b + 1, x->req, &done, MPI_STATUSES_IGNORE);
+    x->started = b + 1;
     x->t_ready += ms_since(t0);
     return VKN_OK;
+}
+
+/* While the next bucket segment runs: let MPI move the started all-reduces (non-blocking
+ * collectives advance only inside MPI calls), napping 50 us between tries so a CPU device keeps
+ * its cores. 0 once every started bucket is done. */
+static int bucket_progress(void *user)
+{
+    dist_graph *x = user;
+    if (!x->started) return 0;
+    int done = 0;
+    MPI_Testall(x->started, x->req, &done, MPI_STATUSES_IGNORE);
+    if (done) return 0;
+    struct timespec nap = {0, 50 * 1000};
+    nanosleep(&nap, NULL);
+    return 1;
 }
 
 static vkn_status bucket_finish(void *user, vkn_graph *g)
@@ -327,7 +344,7 @@ vkn_status vkn_dist_attach(vkn_dist *d, vkn_graph *g, const vkn_dist_graph_opts 
     dist_graph *x = calloc(1, sizeof *x);
     if (!x) return vkn_status_set(VKN_ERR_HOST_OOM, "vkn_dist_attach");
     x->d = d;
-    vkn_graph_exchange e = {.user = x, .ready = bucket_ready, .finish = bucket_finish};
+    vkn_graph_exchange e = {.user = x, .ready = bucket_ready, .finish = bucket_finish, .progress = bucket_progress};
     e.bucket_bytes = opts && opts->bucket_bytes ? opts->bucket_bytes : 4ull << 20;
     if (opts && opts->blocking) e.bucket_bytes = 0;
     vkn_status s = vkn_graph_set_exchange(g, &e);

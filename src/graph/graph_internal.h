@@ -60,13 +60,16 @@ typedef struct graph_id_check {
  * compile groups the gradients this graph trains into buckets in the order the backward finishes
  * them (reverse layer order), bucket_bytes each (0: all in one), and records one command stream per
  * bucket (the ops up to the bucket's last gradient write) plus the rest (the optimizer). submit
- * chains the bucket segments on the device, calls ready(b) as each one ends (host wait), then
- * finish(), then submits the rest. */
+ * chains the bucket segments on the device, calls ready(b) as each one ends (host wait, with
+ * progress() polled meanwhile), then finish(), then submits the rest. */
 typedef struct vkn_graph_exchange {
     void *user;
     uint64_t bucket_bytes;
     vkn_status (*ready)(void *user, vkn_graph *g, int bucket);
     vkn_status (*finish)(void *user, vkn_graph *g);
+    /* optional: called again and again while a bucket segment runs on the device, to move the
+     * started exchanges on; returns 0 when it has nothing to move (then the host just waits) */
+    int (*progress)(void *user);
 } vkn_graph_exchange;
 
 struct vkn_graph {

@@ -297,6 +297,8 @@ static vkn_status submit(vkn_graph *g, vkn_graph *prev)
         VKN_TRY(prev ? vkn_cmd_submit_after(g->segs[0], prev->cmd) : vkn_cmd_submit(g->segs[0]));
         for (int b = 1; b < g->nbuckets; b++) VKN_TRY(vkn_cmd_submit_after(g->segs[b], g->segs[b - 1]));
         for (int b = 0; b < g->nbuckets; b++) {
+            if (g->xchg.progress)
+                while (!vkn_cmd_done(g->segs[b]) && g->xchg.progress(g->xchg.user)) {}
             VKN_TRY(vkn_cmd_wait(g->segs[b]));
             VKN_TRY(g->xchg.ready(g->xchg.user, g, b));
         }
