@@ -6,6 +6,9 @@
  *              and losses of one process with batch B, within fp32 tolerance; bucketed and blocking
  *   mixed      rank 0 on the CPU-class kernels, rank 1 on the GPU-class ones (a stand-in for two
  *              vendors): the parameters after K steps stay within 1e-5 + 1e-4|p| of each other
+ *   cgan       the GAN of models.h (BN, convolutions, Adam; the D step and the G step chained on the
+ *              device): after K steps on different real batches the learned parameters are bitwise
+ *              the same on every rank, while the D losses differ (the ranks saw different data)
  *   refuse     ranks started with different options: every rank is refused, naming rank 1
  *   bench B S  not a test: the figures of docs/DIST.md (batch B per rank, S timed steps)
  *   hang, kill rank 1 hangs or is killed at step 3 (tests/dist/fault.sh checks how the job ends) */
@@ -280,6 +283,44 @@ static int bench(vkn_dist *d, vkn_context *ctx, int local_batch, int steps)
     return 1;
 }
 
+static int cgan(vkn_dist *d, vkn_context *ctx)
+{
+    int r = vkn_dist_rank(d);
+    vkn_cgan_config c = vkn_cgan_defaults();
+    c.batch = 8;
+    c.samples = 10;
+    c.seed = 5;
+    c.dist = d;
+    vkn_cgan *m;
+    CHECK(vkn_cgan_create(ctx, &c, &m));
+    vkn_cgan_stats st = {0};
+    for (int s = 0; s < 4; s++) {
+        float *img = vkn_cgan_real_images(m);
+        int32_t *lab = vkn_cgan_real_labels(m);
+        for (int i = 0; i < c.batch * 28 * 28; i++) img[i] = val(s, r * c.batch + i / 784, i % 784, 3);
+        for (int i = 0; i < c.batch; i++) lab[i] = (int32_t)((r * 7 + i * 3 + s) % c.classes);
+        CHECK(vkn_cgan_step(m, s, &st));
+    }
+    vkn_params *p = vkn_cgan_params(m);
+    int64_t np = 0;
+    for (int i = 0; i < vkn_params_count(p); i++) np += vkn_params_grad(p, i) ? vkn_params_value(p, i)->numel : 0;
+    float *a = malloc((size_t)np * sizeof *a);
+    int64_t o = 0;
+    for (int i = 0; i < vkn_params_count(p); i++)
+        if (vkn_params_grad(p, i)) {
+            CHECK(vkn_tensor_download(vkn_params_value(p, i), a + o));
+            o += vkn_params_value(p, i)->numel;
+        }
+    int same = vkn_dist_same(d, a, (size_t)np * 4), loss_same = vkn_dist_same(d, &st.loss_d, sizeof st.loss_d);
+    vkn_dist_stats ds = vkn_dist_get_stats(d);
+    if (r == 0)
+        printf("cgan: %lld learned values, %llu exchanges (D and G steps), same on all ranks %s; last D loss same %s "
+               "(must differ)\n", (long long)np, (unsigned long long)ds.steps, same ? "yes" : "NO", loss_same ? "YES" : "no");
+    free(a);
+    vkn_cgan_destroy(m);
+    return same && !loss_same && ds.steps == 8;
+}
+
 static int refuse(vkn_dist *d, const char *opt)
 {
     vkn_status s = vkn_dist_check(d, "options", opt, strlen(opt));
@@ -314,7 +355,7 @@ int main(int argc, char **argv)
 {
     vkn_dist *d;
     CHECK(vkn_dist_init(&argc, &argv, &d));
-    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|refuse OPT|hang|kill|bench [B [S]]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|cgan|refuse OPT|hang|kill|bench [B [S]]\n"); return 2; }
     const char *mode = argv[1];
     if (!strcmp(mode, "refuse")) {
         int ok = refuse(d, argc > 2 ? argv[2] : "");
@@ -327,6 +368,7 @@ int main(int argc, char **argv)
     int ok = 0;
     if (!strcmp(mode, "identical")) ok = identical(d, ctx);
     else if (!strcmp(mode, "mixed")) ok = mixed(d, ctx);
+    else if (!strcmp(mode, "cgan")) ok = cgan(d, ctx);
     else if (!strcmp(mode, "bench")) ok = bench(d, ctx, argc > 2 ? atoi(argv[2]) : 32, argc > 3 ? atoi(argv[3]) : 20);
     else if (!strcmp(mode, "match")) ok = match(d, ctx, 0) & match(d, ctx, 1);
     else if (!strcmp(mode, "hang") || !strcmp(mode, "kill")) fault(d, ctx, !strcmp(mode, "kill"));
