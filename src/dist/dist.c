@@ -53,6 +53,8 @@ struct vkn_dist {
     _Atomic int stop;
 };
 
+#define START_STEP INT64_MIN   /* the watchdog's step during the start's collectives */
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -80,10 +82,14 @@ static void *watchdog(void *arg)
         nanosleep(&nap, NULL);
         int64_t since = atomic_load(&d->open_since_ns);
         if (!since || (double)(now_ns() - since) / 1e9 < d->timeout_s) continue;
+        int64_t step = atomic_load(&d->step);
+        char where[64];
+        if (step == START_STEP) snprintf(where, sizeof where, "the start (checks, broadcast)");
+        else snprintf(where, sizeof where, "step %lld", (long long)step);
         fprintf(stderr,
-                "vknorm dist: rank %d of %d: step %lld made no progress for %.0f s (this rank or another crashed "
+                "vknorm dist: rank %d of %d: %s made no progress for %.0f s (this rank or another crashed "
                 "or hangs; VKN_DIST_TIMEOUT sets the limit): ending the job\n",
-                d->rank, d->size, (long long)atomic_load(&d->step), d->timeout_s);
+                d->rank, d->size, where, d->timeout_s);
         fflush(stderr);
         if (d->thread_multiple) MPI_Abort(d->comm, 70);
         _exit(70);   /* no thread support in MPI: a rank gone without MPI_Finalize ends the job as well */
@@ -189,7 +195,32 @@ const char *vkn_dist_device(vkn_dist *d)
     return d->device;
 }
 
+/* The start's collectives (check, broadcast) wait for every rank: under the watchdog too, unless a
+ * step is already open. Returns whether it opened one. */
+static int open_start(vkn_dist *d)
+{
+    if (d->timeout_s <= 0 || atomic_load(&d->open_since_ns)) return 0;
+    atomic_store(&d->step, START_STEP);
+    atomic_store(&d->open_since_ns, now_ns());
+    return 1;
+}
+static void close_start(vkn_dist *d, int opened)
+{
+    if (opened) atomic_store(&d->open_since_ns, 0);
+}
+
+static vkn_status check(vkn_dist *d, const char *label, const void *what, size_t n);
+
 vkn_status vkn_dist_check(vkn_dist *d, const char *label, const void *what, size_t n)
+{
+    if (!d) return vkn_status_set(VKN_ERR_ARG, "vkn_dist_check: no vkn_dist");
+    int opened = open_start(d);
+    vkn_status s = check(d, label, what, n);
+    close_start(d, opened);
+    return s;
+}
+
+static vkn_status check(vkn_dist *d, const char *label, const void *what, size_t n)
 {
     if (!d) return vkn_status_set(VKN_ERR_ARG, "vkn_dist_check: no vkn_dist");
     uint64_t mine[2];
@@ -219,9 +250,19 @@ vkn_status vkn_dist_check(vkn_dist *d, const char *label, const void *what, size
     return s;
 }
 
+static vkn_status broadcast_params(vkn_dist *d, vkn_params *p);
+
 vkn_status vkn_dist_broadcast_params(vkn_dist *d, vkn_params *p)
 {
     if (!d) return vkn_status_set(VKN_ERR_ARG, "vkn_dist_broadcast_params: no vkn_dist");
+    int opened = open_start(d);
+    vkn_status s = broadcast_params(d, p);
+    close_start(d, opened);
+    return s;
+}
+
+static vkn_status broadcast_params(vkn_dist *d, vkn_params *p)
+{
     /* the same store everywhere: names and shapes */
     int np = vkn_params_count(p);
     uint64_t h = fnv1a(1469598103934665603ull, &np, sizeof np);
@@ -233,7 +274,7 @@ vkn_status vkn_dist_broadcast_params(vkn_dist *d, vkn_params *p)
         h = fnv1a(h, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
         if (t->numel > most) most = t->numel;
     }
-    VKN_TRY(vkn_dist_check(d, "parameter store (names and shapes)", &h, sizeof h));
+    VKN_TRY(check(d, "parameter store (names and shapes)", &h, sizeof h));
     float *buf = malloc((size_t)most * sizeof *buf);
     if (!buf) return vkn_status_set(VKN_ERR_HOST_OOM, "vkn_dist_broadcast_params");
     vkn_status s = VKN_OK;

@@ -11,6 +11,7 @@
  *              the same on every rank, while the D losses differ (the ranks saw different data)
  *   refuse     ranks started with different options: every rank is refused, naming rank 1
  *   bench B S  not a test: the figures of docs/DIST.md (batch B per rank, S timed steps)
+ *   hang-start rank 1 hangs before the start check (the others wait in it)
  *   hang, kill rank 1 hangs or is killed at step 3 (tests/dist/fault.sh checks how the job ends) */
 #include <math.h>
 #include <signal.h>
@@ -355,8 +356,18 @@ int main(int argc, char **argv)
 {
     vkn_dist *d;
     CHECK(vkn_dist_init(&argc, &argv, &d));
-    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|cgan|refuse OPT|hang|kill|bench [B [S]]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: mpirun -np 2 test_dist identical|match|mixed|cgan|refuse OPT|hang-start|hang|kill|bench [B [S]]\n"); return 2; }
     const char *mode = argv[1];
+    if (!strcmp(mode, "hang-start")) {   /* rank 1 never comes to the start check */
+        if (vkn_dist_rank(d) == 1) {
+            fprintf(stderr, "rank 1: hanging before the start check\n");
+            sleep(600);
+        }
+        vkn_status s = vkn_dist_check(d, "options", "same", 4);
+        fprintf(stderr, "rank %d: the start check returned (%d): the hang did not end the job\n", vkn_dist_rank(d), (int)s);
+        vkn_dist_finalize(d);
+        return 1;
+    }
     if (!strcmp(mode, "refuse")) {
         int ok = refuse(d, argc > 2 ? argv[2] : "");
         vkn_dist_finalize(d);
