@@ -32,7 +32,8 @@ int vkn_dist_available(void);
  * Watchdog: a step that makes no progress for VKN_DIST_TIMEOUT seconds (default 60; 0 turns it
  * off) ends the whole job with a message naming the rank and the step. */
 vkn_status vkn_dist_init(int *argc, char ***argv, vkn_dist **out);
-/* Ends MPI when vkn_dist_init started it. NULL is fine. */
+/* Ends MPI when vkn_dist_init started it. NULL is fine. Attached graphs must not run afterwards
+ * (destroy them first). */
 void vkn_dist_finalize(vkn_dist *d);
 
 int vkn_dist_rank(const vkn_dist *d);         /* 0 for NULL */
@@ -65,7 +66,7 @@ vkn_status vkn_dist_attach(vkn_dist *d, vkn_graph *g, const vkn_dist_graph_opts 
 
 typedef struct vkn_dist_stats {
     uint64_t steps;          /* exchanges done */
-    int buckets;             /* of the last attached graph */
+    int buckets;             /* over the attached graphs that have run */
     double exchange_ms;      /* host time in MPI calls and copies, summed over steps */
     double exposed_ms;       /* time the host waited for the exchange after the last segment ended */
 } vkn_dist_stats;

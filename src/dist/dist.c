@@ -325,7 +325,7 @@ static vkn_status bucket_ready(void *user, vkn_graph *g, int b)
         }
         x->buf = malloc((size_t)(x->off[g->nbuckets] ? x->off[g->nbuckets] : 1) * sizeof *x->buf);
         if (!x->buf) return vkn_status_set(VKN_ERR_HOST_OOM, "dist: gradient buffer of graph %s", g->name);
-        d->stats.buckets = g->nbuckets;
+        d->stats.buckets += g->nbuckets;
     }
     int64_t o = x->off[b];
     for (int i = b ? g->bucket_end[b - 1] : 0; i < g->bucket_end[b]; i++) {
