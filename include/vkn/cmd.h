@@ -37,6 +37,9 @@ vkn_status vkn_cmd_submit_after(vkn_cmd *c, const vkn_cmd *prev);
 vkn_status vkn_cmd_wait(vkn_cmd *c);
 /* submit + wait */
 vkn_status vkn_cmd_run(vkn_cmd *c);
+/* 1 when nothing is in flight or the last submit has finished (it does not wait; a finished submit
+ * still wants vkn_cmd_wait, which then returns at once), 0 while the device is still on it. */
+int vkn_cmd_done(const vkn_cmd *c);
 
 vkn_cmd_stats vkn_cmd_get_stats(const vkn_cmd *c);
 /* Time every submit of this stream on the device (two timestamps around the recording); call

@@ -10,6 +10,7 @@
 #ifndef VKN_MODELS_H
 #define VKN_MODELS_H
 
+#include "vkn/dist.h"
 #include "vkn/nn.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,11 @@ typedef struct vkn_cgan_config {
     float lr_g, lr_d, beta1, beta2;
     int samples;               /* batch of the sampling graph (a grid: rows x classes), 100 */
     uint64_t seed;
+    /* NULL: one process. Else data-parallel over the ranks of dist (docs/DIST.md): batch is this
+     * rank's part, the D and G steps average their gradients over the ranks before Adam, rank 0's
+     * initial parameters are broadcast at create, and each rank draws its own noise and fake labels
+     * (the seed of the device RNG mixed with the rank). Normalization statistics stay per rank. */
+    vkn_dist *dist;
 } vkn_cgan_config;
 
 /* The benchmark's settings: cgan-small, batch 64, BN in G and D, BCE, Adam(2e-4, 0.5, 0.999). */

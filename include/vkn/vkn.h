@@ -18,4 +18,5 @@
 #include "vkn/optim.h"
 #include "vkn/random.h"
 #include "vkn/data.h"
+#include "vkn/dist.h"
 #endif

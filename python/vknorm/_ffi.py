@@ -213,6 +213,7 @@ typedef struct vkn_cgan_config {
     float lr_g, lr_d, beta1, beta2;
     int samples;
     uint64_t seed;
+    struct vkn_dist *dist;     /* data-parallel (include/vkn/dist.h); NULL from Python */
 } vkn_cgan_config;
 typedef struct vkn_cgan vkn_cgan;
 typedef struct vkn_cgan_stats { float loss_d, loss_g; float d_real, d_fake; } vkn_cgan_stats;

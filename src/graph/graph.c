@@ -27,6 +27,10 @@ void vkn_graph_destroy(vkn_graph *g)
 {
     if (!g) return;
     vkn_cmd_destroy(g->cmd);
+    for (int b = 0; b < g->nbuckets; b++) vkn_cmd_destroy(g->segs[b]);
+    free(g->segs);
+    free(g->bucket_params);
+    free(g->bucket_end);
     vkn_graph_check_destroy(g);
     for (int i = 0; i < g->nops; i++)
         if (g->ops[i].type->destroy && g->ops[i].state) g->ops[i].type->destroy(g->ops[i].state);

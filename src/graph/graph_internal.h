@@ -56,6 +56,21 @@ typedef struct graph_id_check {
     int64_t limit;
     char op[48];
 } graph_id_check;
+/* A gradient exchange between the segments of a recorded step (src/dist sets it before compile).
+ * compile groups the gradients this graph trains into buckets in the order the backward finishes
+ * them (reverse layer order), bucket_bytes each (0: all in one), and records one command stream per
+ * bucket (the ops up to the bucket's last gradient write) plus the rest (the optimizer). submit
+ * chains the bucket segments on the device, calls ready(b) as each one ends (host wait, with
+ * progress() polled meanwhile), then finish(), then submits the rest. */
+typedef struct vkn_graph_exchange {
+    void *user;
+    uint64_t bucket_bytes;
+    vkn_status (*ready)(void *user, vkn_graph *g, int bucket);
+    vkn_status (*finish)(void *user, vkn_graph *g);
+    /* optional: called again and again while a bucket segment runs on the device, to move the
+     * started exchanges on; returns 0 when it has nothing to move (then the host just waits) */
+    int (*progress)(void *user);
+} vkn_graph_exchange;
 
 struct vkn_graph {
     char name[64];
@@ -82,7 +97,15 @@ struct vkn_graph {
     struct graph_check *chk;  /* check.c: snapshots and buffers, NULL when off */
     graph_id_check *id_checks;
     int nid_checks, cap_id_checks;
+    vkn_graph_exchange xchg;  /* ready == NULL: none */
+    int nbuckets;             /* after compile, with an exchange: bucket segments before cmd */
+    vkn_cmd **segs;           /* [nbuckets] streams; cmd records the ops after the last gradient write */
+    int *bucket_params;       /* store indices of the trained parameters, in bucket order */
+    int *bucket_end;          /* [nbuckets]: bucket b holds bucket_params[bucket_end[b-1] .. bucket_end[b]) */
 };
+
+/* Set an exchange before compile (VKN_ERR_ARG after it, or with VKN_CHECK on). */
+vkn_status vkn_graph_set_exchange(vkn_graph *g, const vkn_graph_exchange *x);
 
 /* op types of ops_basic.c used by the autodiff itself */
 extern const vkn_gop_type vkn_gop_fill;     /* out = attr value (seed of the backward) */

@@ -103,6 +103,65 @@ vkn_status vkn_graph_check(vkn_graph *g)
     return vkn_graph_check_result(g);
 }
 
+vkn_status vkn_graph_set_exchange(vkn_graph *g, const vkn_graph_exchange *x)
+{
+    if (g->compiled) return vkn_status_set(VKN_ERR_ARG, "graph %s: an exchange must be set before compile", g->name);
+    g->xchg = *x;
+    return VKN_OK;
+}
+
+static int by_last_write(const void *a, const void *b, void *lw)
+{
+    int x = *(const int *)a, y = *(const int *)b, *last = lw;
+    return last[x] != last[y] ? last[x] - last[y] : x - y;
+}
+
+/* Buckets of the exchange: the trained parameters in the order the backward finishes their
+ * gradients (the op that writes a gradient last), cut every bucket_bytes; seg_end[b] is the op
+ * after bucket b's last gradient write. Ops after the last write (the optimizer, a gradient norm)
+ * form g->cmd. A graph that trains nothing gets no buckets. */
+static vkn_status plan_buckets(vkn_graph *g, int **seg_end_out)
+{
+    if (g->check) return vkn_status_set(VKN_ERR_ARG, "graph %s: VKN_CHECK cannot run with a gradient exchange", g->name);
+    int np = vkn_params_count(g->params);
+    int *last = malloc((size_t)(np ? np : 1) * sizeof *last);
+    int *order = malloc((size_t)(np ? np : 1) * sizeof *order);
+    int *end = malloc((size_t)(np ? np : 1) * sizeof *end);
+    int *seg_end = malloc((size_t)(np ? np : 1) * sizeof *seg_end);
+    if (!last || !order || !end || !seg_end) {
+        free(last); free(order); free(end); free(seg_end);
+        return vkn_status_set(VKN_ERR_HOST_OOM, "graph %s: buckets", g->name);
+    }
+    for (int p = 0; p < np; p++) last[p] = -1;
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nout; k++) {
+            const gval *r = G(g, root_of(g, g->ops[i].out[k]));
+            if (r->kind == VAL_PARAM_GRAD && r->param >= 0 && r->param < np) last[r->param] = i;
+        }
+    int n = 0;
+    for (int p = 0; p < np; p++)
+        if (last[p] >= 0) order[n++] = p;
+    qsort_r(order, (size_t)n, sizeof *order, by_last_write, last);
+    int nb = 0;
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        bytes += vkn_params_grad(g->params, order[i])->bytes;
+        int op_end = last[order[i]] + 1;
+        int cut = i == n - 1 || (g->xchg.bucket_bytes && bytes >= g->xchg.bucket_bytes);
+        /* a bucket ends where its segment ends: gradients finished by the same op stay together */
+        if (cut && i < n - 1 && last[order[i + 1]] + 1 == op_end) cut = 0;
+        if (cut) { end[nb] = i + 1; seg_end[nb] = op_end; nb++; bytes = 0; }
+    }
+    free(last);
+    g->segs = calloc((size_t)(nb ? nb : 1), sizeof *g->segs);
+    if (!g->segs) { free(order); free(end); free(seg_end); return vkn_status_set(VKN_ERR_HOST_OOM, "graph buckets"); }
+    g->nbuckets = nb;
+    g->bucket_params = order;
+    g->bucket_end = end;
+    *seg_end_out = seg_end;
+    return VKN_OK;
+}
+
 vkn_status vkn_graph_compile(vkn_graph *g)
 {
     if (g->status != VKN_OK) return g->status;
@@ -181,21 +240,38 @@ vkn_status vkn_graph_compile(vkn_graph *g)
         if (s != VKN_OK) return vkn_graph_fail(g, s);
         memset(g->guard_flags.host, 0, (size_t)g->guard_flags.bytes);
     }
-    s = vkn_cmd_create(g->ctx, &g->cmd);
-    if (s == VKN_OK) s = vkn_cmd_begin(g->cmd);
-    for (int i = 0; i < g->nops && s == VKN_OK; i++) {
-        s = g->ops[i].type->record(g, &g->ops[i], g->cmd);
-        if (s != VKN_OK) {
-            char why[1024];   /* the detail buffer is the destination too: copy it first */
-            snprintf(why, sizeof why, "%s", vkn_status_detail());
-            vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, i, g->ops[i].label, why);
-        }
-        if (s == VKN_OK && g->nan_guard) s = record_guard(g, i);
+    /* segments: [0, seg_end[0]), ... one per bucket, then the rest in g->cmd */
+    int *seg_end = NULL;
+    if (g->xchg.ready) {
+        s = plan_buckets(g, &seg_end);
+        if (s != VKN_OK) return vkn_graph_fail(g, s);
     }
-    if (s == VKN_OK) s = vkn_cmd_end(g->cmd);
+    int op = 0;
+    for (int seg = 0; seg <= g->nbuckets && s == VKN_OK; seg++) {
+        vkn_cmd **c = seg < g->nbuckets ? &g->segs[seg] : &g->cmd;
+        int end = seg < g->nbuckets ? seg_end[seg] : g->nops;
+        s = vkn_cmd_create(g->ctx, c);
+        if (s == VKN_OK) s = vkn_cmd_begin(*c);
+        for (; op < end && s == VKN_OK; op++) {
+            s = g->ops[op].type->record(g, &g->ops[op], *c);
+            if (s != VKN_OK) {
+                char why[1024];   /* the detail buffer is the destination too: copy it first */
+                snprintf(why, sizeof why, "%s", vkn_status_detail());
+                vkn_status_set(s, "graph %s: recording op %d (%s): %s", g->name, op, g->ops[op].label, why);
+            }
+            if (s == VKN_OK && g->nan_guard) s = record_guard(g, op);
+        }
+        if (s == VKN_OK) s = vkn_cmd_end(*c);
+    }
+    free(seg_end);
     if (s != VKN_OK) return vkn_graph_fail(g, s);
 
     vkn_cmd_stats st = vkn_cmd_get_stats(g->cmd);
+    for (int b = 0; b < g->nbuckets; b++) {
+        vkn_cmd_stats sb = vkn_cmd_get_stats(g->segs[b]);
+        st.dispatches += sb.dispatches;
+        st.barriers += sb.barriers;
+    }
     g->report.ops = (uint32_t)g->nops;
     g->report.dispatches = st.dispatches;
     g->report.barriers = st.barriers;
@@ -221,6 +297,21 @@ static vkn_status submit(vkn_graph *g, vkn_graph *prev)
     if (g->chk) {
         VKN_TRY(vkn_graph_wait(g));
         VKN_TRY(vkn_graph_check_before_submit(g));
+    }
+    if (g->nbuckets) {
+        /* the bucket segments back to back on the device; the host takes each bucket as its segment
+         * ends, and the rest (the optimizer) starts once every bucket is exchanged */
+        VKN_TRY(vkn_cmd_wait(g->cmd));   /* the previous step's optimizer */
+        VKN_TRY(prev ? vkn_cmd_submit_after(g->segs[0], prev->cmd) : vkn_cmd_submit(g->segs[0]));
+        for (int b = 1; b < g->nbuckets; b++) VKN_TRY(vkn_cmd_submit_after(g->segs[b], g->segs[b - 1]));
+        for (int b = 0; b < g->nbuckets; b++) {
+            if (g->xchg.progress)
+                while (!vkn_cmd_done(g->segs[b]) && g->xchg.progress(g->xchg.user)) {}
+            VKN_TRY(vkn_cmd_wait(g->segs[b]));
+            VKN_TRY(g->xchg.ready(g->xchg.user, g, b));
+        }
+        VKN_TRY(g->xchg.finish(g->xchg.user, g));
+        return vkn_cmd_submit(g->cmd);
     }
     VKN_TRY(prev ? vkn_cmd_submit_after(g->cmd, prev->cmd) : vkn_cmd_submit(g->cmd));
     g->check_pending = g->chk != NULL;

@@ -95,12 +95,18 @@ static vkn_val discriminator(vkn_nn *m, const vkn_cgan_config *c, vkn_val x, vkn
     return vkn_graph_binary(g, VKN_BINARY_ADD, out, vkn_graph_reshape(g, proj, 2, s));
 }
 
+/* The training graphs' device RNG seed: each rank of a data-parallel run draws its own noise. */
+static uint64_t rng_seed(const vkn_cgan_config *c)
+{
+    return c->dist ? c->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)vkn_dist_rank(c->dist)) : c->seed;
+}
+
 static vkn_status build_d_step(vkn_cgan *m)
 {
     const vkn_cgan_config *c = &m->c;
     VKN_TRY(vkn_graph_create(m->p, "cgan-d-step", &m->gd));
     vkn_graph *g = m->gd;
-    vkn_nn gen = {.g = g, .params = m->p, .train = 1, .trainable = 0, .init = VKN_INIT_NORMAL, .init_scale = 0.02f, .seed = c->seed};
+    vkn_nn gen = {.g = g, .params = m->p, .train = 1, .trainable = 0, .init = VKN_INIT_NORMAL, .init_scale = 0.02f, .seed = rng_seed(c)};
     vkn_nn dis = gen;
     dis.trainable = 1;
     int64_t xs[4] = {c->batch, c->channels, 28, 28}, ys[1] = {c->batch}, zs[2] = {c->batch, c->zdim};
@@ -122,6 +128,7 @@ static vkn_status build_d_step(vkn_cgan *m)
     VKN_TRY(vkn_graph_backward(g, m->loss_d));
     vkn_optim_opts o = {.kind = VKN_OPTIM_ADAM, .lr_slot = VKN_STEP_LR0, .beta1 = c->beta1, .beta2 = c->beta2, .eps = 1e-8f};
     VKN_TRY(vkn_nn_optimizer(&dis, &o, "d."));
+    if (c->dist) VKN_TRY(vkn_dist_attach(c->dist, g, NULL));
     return vkn_graph_compile(g);
 }
 
@@ -130,7 +137,7 @@ static vkn_status build_g_step(vkn_cgan *m)
     const vkn_cgan_config *c = &m->c;
     VKN_TRY(vkn_graph_create(m->p, "cgan-g-step", &m->gg));
     vkn_graph *g = m->gg;
-    vkn_nn gen = {.g = g, .params = m->p, .train = 1, .trainable = 1, .init = VKN_INIT_NORMAL, .init_scale = 0.02f, .seed = c->seed};
+    vkn_nn gen = {.g = g, .params = m->p, .train = 1, .trainable = 1, .init = VKN_INIT_NORMAL, .init_scale = 0.02f, .seed = rng_seed(c)};
     vkn_nn dis = gen;
     dis.trainable = 0;
     int64_t zs[2] = {c->batch, c->zdim};
@@ -143,6 +150,7 @@ static vkn_status build_g_step(vkn_cgan *m)
     VKN_TRY(vkn_graph_backward(g, m->loss_g));
     vkn_optim_opts o = {.kind = VKN_OPTIM_ADAM, .lr_slot = VKN_STEP_LR0, .beta1 = c->beta1, .beta2 = c->beta2, .eps = 1e-8f};
     VKN_TRY(vkn_nn_optimizer(&gen, &o, "g."));
+    if (c->dist) VKN_TRY(vkn_dist_attach(c->dist, g, NULL));
     return vkn_graph_compile(g);
 }
 
@@ -174,6 +182,7 @@ vkn_status vkn_cgan_create(vkn_context *ctx, const vkn_cgan_config *cfg, vkn_cga
     if (s == VKN_OK) s = build_d_step(m);
     if (s == VKN_OK) s = build_g_step(m);
     if (s == VKN_OK) s = build_sampler(m);
+    if (s == VKN_OK && c->dist) s = vkn_dist_broadcast_params(c->dist, m->p);
     if (s != VKN_OK) {
         vkn_cgan_destroy(m);
         return s;

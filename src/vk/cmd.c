@@ -441,6 +441,14 @@ vkn_status vkn_cmd_wait(vkn_cmd *c)
     return VKN_OK;
 }
 
+int vkn_cmd_done(const vkn_cmd *c)
+{
+    if (!c->in_flight) return 1;
+    uint64_t v = 0;
+    /* an error (device lost) counts as done: vkn_cmd_wait reports it */
+    return vkGetSemaphoreCounterValue(c->ctx->dev, c->timeline, &v) != VK_SUCCESS || v >= c->value;
+}
+
 vkn_status vkn_cmd_run(vkn_cmd *c)
 {
     VKN_TRY(vkn_cmd_submit(c));
