@@ -13,7 +13,7 @@ root = os.path.dirname(os.path.dirname(here))
 if os.environ.get("VKN_PY_INSTALLED") != "1":
     sys.path.insert(0, os.path.join(root, "python"))
     if "VKN_LIB" not in os.environ:
-        build = os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build"))
+        build = os.path.abspath(os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build")))
         so = os.path.join(build, "src", "libvknorm.so")
         if os.path.exists(so):
             os.environ["VKN_LIB"] = so

@@ -66,7 +66,7 @@ def test_generator_reproduces_device_samples(dev, tmp_path, norm):
 
 def test_app_checkpoint(dev, tmp_path):
     """A checkpoint the vkn-cgan app wrote (a short headless run) and its samples."""
-    build = os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build"))
+    build = os.path.abspath(os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build")))
     app = os.path.join(build, "apps", "cgan", "vkn-cgan")
     if not os.path.exists(app):
         pytest.skip("no vkn-cgan in the build directory")

@@ -86,7 +86,7 @@ def fashion_present():
 
 
 def test_python_graph_matches_c_example(tmp_path):
-    build = os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build"))
+    build = os.path.abspath(os.environ.get("VKN_BUILD_DIR", os.path.join(root, "build")))
     exe = os.path.join(build, "examples", "train_fashion")
     if not os.path.exists(exe) or not fashion_present():
         pytest.skip("needs the built examples/train_fashion and Fashion-MNIST")

@@ -83,10 +83,8 @@ void main()
             R = vec4(Rin);
             A = Rin * E1;
             if (!BWD) { B = E2; }
-            else {
-                vec4 H = E1 * g, Q = E1 * (g * (x - M));
-                B = -Rin * Rin * Rin * Q;
-                Gm = -Rin * H;
+            else {   // y = beta whatever x is: dx = 0 exactly (R gamma g - R gamma g rounds to ~R ulp)
+                A = vec4(0.0); B = vec4(0.0); Gm = vec4(0.0);
             }
         } else {
             uint s0 = n * p.G;
